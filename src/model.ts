@@ -222,6 +222,8 @@ export interface Plan {
   actions: Action[];
   /** One verdict per PCI device present, plus `missing` entries for configured addresses absent. */
   verdicts: Verdict[];
+  /** Config entries that match no present device (said, not an error). */
+  unmatched: string[];
 }
 
 /** What this tool bound, so `on_remove = "release"` only gives back what we took (state file). */

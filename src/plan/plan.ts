@@ -1,0 +1,131 @@
+import {
+  isBridge, type Action, type Address, type Config, type DeviceEntry, type IommuReport, type OwnedState, type PciDevice,
+  type Plan, type Snapshot, type Verdict,
+} from '../model.js';
+import { groupViability } from './groups.js';
+import { selectDevices, type Want } from './select.js';
+
+export interface PlanInput {
+  config: Config;
+  snapshot: Snapshot;
+  iommu: IommuReport;
+  /** Devices this tool bound earlier (state file): the only ones `on_remove = "release"` gives back. */
+  owned: OwnedState;
+  /** Entries imported from modprobe.d `ids=` (already filtered by import_modprobe). */
+  imported?: DeviceEntry[];
+  /** Devices not to touch again until something changes (e.g. an unbind that hung), with the reason. */
+  stuck?: Record<Address, string>;
+}
+
+/** Drivers that leave a group viable for VFIO (drivers/vfio/group.c accepts these besides no driver). */
+const VFIO_SAFE_DRIVERS = new Set(['vfio-pci', 'pci-stub']);
+
+function refusal(d: PciDevice, want: Want, iommu: IommuReport, requireIommu: boolean): string | null {
+  if (want.conflict) return want.conflict;
+  if (want.identityMismatch) return want.identityMismatch;
+  if (isBridge(d)) return 'is a bridge: only endpoints can be passed through (vfio-pci refuses it with EINVAL)';
+  if (d.sriovNumVfs !== null && d.sriovNumVfs > 0) {
+    return `is an SR-IOV physical function with ${d.sriovNumVfs} virtual functions enabled (the kernel refuses it with EBUSY); write 0 to its sriov_numvfs or configure the virtual functions instead`;
+  }
+  if (!iommu.enabled && requireIommu) {
+    return 'the IOMMU is off, so nothing is bound (require_iommu = true); run `pcie-passthroughctl check` for the fix';
+  }
+  if (want.driver === 'vfio-pci' && d.iommuGroup === null && iommu.enabled) {
+    return 'has no IOMMU group: it is not behind a translating IOMMU, and vfio-pci would refuse it';
+  }
+  if (d.inUse.length > 0 && !want.allowInUse) {
+    const why = d.inUse.map((u) => u.detail).join('; ');
+    return `in use by the host (${why}); set allow_in_use = true in its [[device]] entry (${want.origin}) only if you mean it`;
+  }
+  return null;
+}
+
+function hostVerdict(d: PciDevice, reason: string): Verdict {
+  return {
+    address: d.address, state: 'host', reason, managed: false, targetDriver: null,
+    groupViable: null, groupBlockers: [], imported: false,
+  };
+}
+
+/**
+ * Decides, without touching anything, what a reconcile would do: one verdict per device and the actions
+ * that move the machine toward the config. Level-triggered: applying the actions and planning again on the
+ * new snapshot yields no actions.
+ */
+export function plan(input: PlanInput): Plan {
+  const { config, snapshot, iommu, owned } = input;
+  const stuck = input.stuck ?? {};
+  const entries = [...config.devices, ...(input.imported ?? [])];
+  const selection = selectDevices(entries, snapshot.devices, config.daemon.driver);
+
+  const actions: Action[] = [];
+  const verdicts: Verdict[] = [];
+  /** Driver each device will have after the actions, for the group viability prediction. */
+  const predicted = new Map<Address, string | null>();
+
+  for (const d of snapshot.devices) {
+    predicted.set(d.address, d.driver);
+    const want = selection.wants.get(d.address);
+    if (!want) {
+      const mine = owned.devices[d.address];
+      const stillOurs = mine && (d.driver === mine.driver || d.driverOverride === mine.driver);
+      if (stillOurs && config.daemon.onRemove === 'release') {
+        actions.push({ kind: 'release', address: d.address, from: d.driver ?? mine.driver });
+        predicted.set(d.address, mine.previousDriver);
+        verdicts.push(hostVerdict(d, `dropped from config: returning it to the host driver (on_remove = "release")`));
+      } else if (stillOurs) {
+        verdicts.push(hostVerdict(d, `dropped from config: left on ${mine.driver} (on_remove = "keep")`));
+      } else {
+        verdicts.push(hostVerdict(d, ''));
+      }
+      continue;
+    }
+
+    const base = {
+      address: d.address, managed: true, targetDriver: want.driver, groupViable: null, groupBlockers: [], imported: want.imported,
+    };
+    if (d.driver === want.driver) {
+      if (d.driverOverride !== want.driver) actions.push({ kind: 'set-override', address: d.address, driver: want.driver });
+      verdicts.push({ ...base, state: 'bound', reason: `on ${want.driver}` });
+      continue;
+    }
+    const stuckReason = stuck[d.address];
+    if (stuckReason) {
+      verdicts.push({ ...base, state: 'failed', reason: stuckReason });
+      continue;
+    }
+    const refused = refusal(d, want, iommu, config.daemon.requireIommu);
+    if (refused) {
+      verdicts.push({ ...base, state: 'blocked', reason: refused });
+      continue;
+    }
+    actions.push({ kind: 'bind', address: d.address, driver: want.driver, from: d.driver });
+    predicted.set(d.address, want.driver);
+    verdicts.push({ ...base, state: 'pending', reason: `will bind to ${want.driver} (now ${d.driver ? `on ${d.driver}` : 'unbound'})` });
+  }
+
+  for (const m of selection.missing) {
+    verdicts.push({
+      address: m.address, state: 'missing', reason: `configured at ${m.origin}, but no device is present at this address`,
+      managed: true, targetDriver: m.driver, groupViable: null, groupBlockers: [], imported: m.imported,
+    });
+  }
+
+  const needed = new Set<string>();
+  for (const a of actions) if (a.kind === 'bind' || a.kind === 'set-override') needed.add(a.driver);
+  const loads: Action[] = [...needed].filter((drv) => !snapshot.drivers.includes(drv)).sort().map((driver) => ({ kind: 'load-driver', driver }));
+
+  const viability = groupViability(snapshot, predicted, VFIO_SAFE_DRIVERS);
+  for (const v of verdicts) {
+    const g = viability.get(v.address);
+    if (!g) continue;
+    v.groupViable = g.blockers.length === 0;
+    v.groupBlockers = g.blockers;
+    if (v.managed && g.blockers.length > 0 && (v.state === 'bound' || v.state === 'pending')) {
+      v.reason += `; IOMMU group ${g.group} is not viable for a VM while ${g.describe} (add them to the config, or use another slot)`;
+    }
+  }
+
+  verdicts.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  return { actions: [...loads, ...actions], verdicts, unmatched: selection.unmatched };
+}
