@@ -7,7 +7,7 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 
 try {
   await build({
-    entryPoints: { 'pcie-passthroughctl': 'src/cli/main.ts', 'pcie-passthroughd': 'src/daemon/main.ts' },
+    entryPoints: { 'pcie-passthroughctl': 'src/cli/bin.ts', 'pcie-passthroughd': 'src/daemon/bin.ts' },
     outdir: 'dist',
     outExtension: { '.js': '.cjs' },
     bundle: true,

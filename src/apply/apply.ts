@@ -1,0 +1,155 @@
+import type { Action, Address } from '../model.js';
+
+/** The kernel operations apply needs; src/sysfs/writer.ts implements them over a root. */
+export interface BindingPort {
+  setOverride(address: Address, driver: string): Promise<void>;
+  clearOverride(address: Address): Promise<void>;
+  unbind(address: Address, fromDriver: string, timeoutMs: number): Promise<void>;
+  probe(address: Address, timeoutMs: number): Promise<void>;
+  waitForDriver(address: Address, accept: (driver: string | null) => boolean, timeoutMs: number): Promise<string | null | 'missing'>;
+  driverRegistered(driver: string): Promise<boolean>;
+  loadModule(driver: string, timeoutMs: number): Promise<void>;
+}
+
+export interface ApplyTimeouts {
+  /** An unbind can block forever while a host driver is busy (NVIDIA): give up after this. */
+  unbindMs: number;
+  probeMs: number;
+  /** Bounded read-back: drivers_probe reports success even when nothing bound. */
+  readBackMs: number;
+  modprobeMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ApplyTimeouts = { unbindMs: 10_000, probeMs: 10_000, readBackMs: 3_000, modprobeMs: 30_000 };
+
+export type Outcome = 'bound' | 'released' | 'override-set' | 'driver-loaded' | 'failed' | 'vanished';
+
+export interface ActionResult {
+  action: Action;
+  outcome: Outcome;
+  /** One sentence, device address first, for the journal and for Reconcile(). */
+  message: string;
+  /** Errno name of the failing write, when a write failed. */
+  errno: string | null;
+  /** True when the failure must not be retried automatically (an unbind that hung). */
+  stuck: boolean;
+  /** Driver the device had before (bind) — recorded so a release can say where it went. */
+  previousDriver: string | null;
+}
+
+function errnoOf(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'EIO';
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+class StepError extends Error {
+  constructor(readonly outcome: Outcome, message: string, readonly errno: string | null, readonly stuck = false) {
+    super(message);
+  }
+}
+
+/** Runs one write; an ENOENT/ENODEV on a device path means the device went away under us. */
+async function step(address: Address, what: string, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    const errno = errnoOf(err);
+    if (errno === 'ETIMEDOUT') throw new StepError('failed', `${address}: ${what} hung: ${messageOf(err)}`, errno, true);
+    if (errno === 'ENOENT' || errno === 'ENODEV') {
+      throw new StepError('vanished', `${address}: device vanished during ${what} (${errno})`, errno);
+    }
+    throw new StepError('failed', `${address}: ${what} failed with ${errno}: ${messageOf(err)}`, errno);
+  }
+}
+
+async function bind(port: BindingPort, a: Extract<Action, { kind: 'bind' }>, t: ApplyTimeouts): Promise<ActionResult> {
+  const { address, driver, from } = a;
+  // Override first: from then on only `driver` can claim the device, so no probe hands it back to the host driver.
+  await step(address, `writing driver_override=${driver}`, () => port.setOverride(address, driver));
+  if (from) {
+    try {
+      await step(address, `unbind from ${from}`, () => port.unbind(address, from, t.unbindMs));
+    } catch (err) {
+      // ENODEV from drivers/<from>/unbind: it is no longer bound there (raced with another unbind). Go on.
+      if (!(err instanceof StepError && err.outcome === 'vanished' && err.errno === 'ENODEV')) {
+        if (err instanceof StepError && err.stuck) {
+          throw new StepError('failed', `${address}: unbind from ${from} hung for ${t.unbindMs / 1000} s; the host driver is busy (stop what uses the device, e.g. a display server or nvidia-persistenced, then run \`pcie-passthroughctl reconcile\`)`, 'ETIMEDOUT', true);
+        }
+        throw err;
+      }
+    }
+  }
+  await step(address, 'drivers_probe', () => port.probe(address, t.probeMs));
+  const now = await port.waitForDriver(address, (d) => d === driver, t.readBackMs);
+  if (now === 'missing') throw new StepError('vanished', `${address}: device vanished while binding to ${driver}`, null);
+  if (now !== driver) {
+    throw new StepError('failed', `${address}: still ${now ? `on ${now}` : 'unbound'} ${t.readBackMs / 1000} s after drivers_probe; ${driver} did not take it (see the kernel log: \`journalctl -k | grep ${address}\`)`, null);
+  }
+  return { action: a, outcome: 'bound', message: `${address}: bound to ${driver} (was ${from ?? 'unbound'})`, errno: null, stuck: false, previousDriver: from };
+}
+
+async function release(port: BindingPort, a: Extract<Action, { kind: 'release' }>, t: ApplyTimeouts): Promise<ActionResult> {
+  const { address, from } = a;
+  // "\n", never "": a zero-length write never reaches the kernel and the stale override would block the host driver.
+  await step(address, 'clearing driver_override', () => port.clearOverride(address));
+  await step(address, `unbind from ${from}`, () => port.unbind(address, from, t.unbindMs)).catch((err: unknown) => {
+    if (!(err instanceof StepError && err.errno === 'ENODEV')) throw err;
+  });
+  await step(address, 'drivers_probe', () => port.probe(address, t.probeMs));
+  const now = await port.waitForDriver(address, (d) => d !== from, t.readBackMs);
+  if (now === 'missing') throw new StepError('vanished', `${address}: device vanished while releasing it`, null);
+  if (now === from) throw new StepError('failed', `${address}: still on ${from} after release`, null);
+  // No driver at all is a legitimate result: the host may have no driver for it.
+  const where = now ? `returned to ${now}` : 'released (no host driver took it)';
+  return { action: a, outcome: 'released', message: `${address}: ${where} (was ${from})`, errno: null, stuck: false, previousDriver: from };
+}
+
+async function runOne(port: BindingPort, a: Action, t: ApplyTimeouts): Promise<ActionResult> {
+  switch (a.kind) {
+    case 'load-driver': {
+      try {
+        await port.loadModule(a.driver, t.modprobeMs);
+      } catch (err) {
+        throw new StepError('failed', `modprobe ${a.driver} failed: ${messageOf(err)}`, errnoOf(err));
+      }
+      if (!(await port.driverRegistered(a.driver))) {
+        throw new StepError('failed', `modprobe ${a.driver} succeeded but no PCI driver named ${a.driver} is registered`, null);
+      }
+      return { action: a, outcome: 'driver-loaded', message: `loaded ${a.driver}`, errno: null, stuck: false, previousDriver: null };
+    }
+    case 'set-override':
+      await step(a.address, `writing driver_override=${a.driver}`, () => port.setOverride(a.address, a.driver));
+      return { action: a, outcome: 'override-set', message: `${a.address}: driver_override set to ${a.driver} (already on it)`, errno: null, stuck: false, previousDriver: null };
+    case 'bind':
+      return bind(port, a, t);
+    case 'release':
+      return release(port, a, t);
+  }
+}
+
+/**
+ * Executes a plan's actions in order. Each failure is reported with its errno and the rest goes on;
+ * only a driver that could not be loaded fails the binds that need it.
+ */
+export async function applyActions(port: BindingPort, actions: Action[], timeouts: ApplyTimeouts = DEFAULT_TIMEOUTS): Promise<ActionResult[]> {
+  const results: ActionResult[] = [];
+  const unavailable = new Map<string, string>();
+  for (const a of actions) {
+    if ((a.kind === 'bind' || a.kind === 'set-override') && unavailable.has(a.driver)) {
+      results.push({ action: a, outcome: 'failed', message: `${a.address}: not bound: ${unavailable.get(a.driver)}`, errno: null, stuck: false, previousDriver: null });
+      continue;
+    }
+    try {
+      results.push(await runOne(port, a, timeouts));
+    } catch (err) {
+      const e = err instanceof StepError ? err : new StepError('failed', messageOf(err), errnoOf(err));
+      if (a.kind === 'load-driver') unavailable.set(a.driver, e.message);
+      results.push({ action: a, outcome: e.outcome, message: e.message, errno: e.errno, stuck: e.stuck, previousDriver: null });
+    }
+  }
+  return results;
+}

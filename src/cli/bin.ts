@@ -1,0 +1,12 @@
+import { EXIT } from './exit.js';
+import { main } from './main.js';
+
+main(process.argv.slice(2), (s) => process.stdout.write(`${s}\n`), (s) => process.stderr.write(`${s}\n`)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`pcie-passthroughctl: ${String(e)}\n`);
+    process.exitCode = EXIT.failure;
+  },
+);

@@ -1,0 +1,92 @@
+import { formatConfigError, loadConfig } from '../config/load.js';
+import { readOwned, writeOwned } from '../apply/owned.js';
+import { assess, observe } from '../engine.js';
+import { DEFAULT_DAEMON_SETTINGS, type Config, type Verdict } from '../model.js';
+import { reconcileOnce } from '../reconcile.js';
+import { createSysfsWriter } from '../sysfs/writer.js';
+import { EXIT, UsageError } from './exit.js';
+import type { CliOptions } from './main.js';
+import { actionText, checksText, devicesText, groupsText } from './text.js';
+import { checkView, deviceViews, groupViews, resultView, worstStatus } from './views.js';
+
+type Print = (s: string) => void;
+
+const EMPTY_CONFIG = (path: string): Config => ({ path, daemon: { ...DEFAULT_DAEMON_SETTINGS }, devices: [] });
+
+/** Loads the config; on errors prints them (file:line:col) and returns null. */
+async function configOrReport(opts: CliOptions, err: Print): Promise<Config | null> {
+  const loaded = await loadConfig(opts.config, opts.root);
+  if (loaded.ok) return loaded.config;
+  for (const e of loaded.errors) err(formatConfigError(e));
+  err(`pcie-passthroughctl: ${opts.config} has ${loaded.errors.length} error(s); nothing was changed`);
+  return null;
+}
+
+/** 0 when every managed device is (or will be) where the config wants it, else 1. */
+function managedExit(verdicts: Verdict[], acceptPending: boolean): number {
+  const ok = verdicts.filter((v) => v.managed).every((v) => v.state === 'bound' || (acceptPending && v.state === 'pending'));
+  return ok ? EXIT.ok : EXIT.warning;
+}
+
+export async function runLocalCommand(command: string, opts: CliOptions, out: Print, err: Print): Promise<number> {
+  switch (command) {
+    case 'check': {
+      const snapshot = await observe(opts.root);
+      const { report } = assess(EMPTY_CONFIG(opts.config), snapshot, { devices: {} });
+      out(opts.json ? JSON.stringify(checkView(report), null, 2) : checksText(report));
+      const worst = worstStatus(report.checks);
+      return worst === 'fail' ? EXIT.failure : worst === 'warn' ? EXIT.warning : EXIT.ok;
+    }
+    case 'groups': {
+      const snapshot = await observe(opts.root);
+      const groups = groupViews(snapshot);
+      out(opts.json ? JSON.stringify({ groups }, null, 2) : groupsText(groups));
+      return EXIT.ok;
+    }
+    case 'list':
+    case 'plan': {
+      const config = await configOrReport(opts, err);
+      if (!config) return EXIT.failure;
+      const [snapshot, owned] = await Promise.all([observe(opts.root), readOwned(opts.root)]);
+      const { plan, importProblems } = assess(config, snapshot, owned.state);
+      for (const p of importProblems) err(`warning: ${formatConfigError(p)}`);
+      const devices = deviceViews(snapshot, plan);
+      if (command === 'list') {
+        out(opts.json ? JSON.stringify({ devices, unmatched: plan.unmatched }, null, 2) : devicesText(devices));
+        return EXIT.ok;
+      }
+      const managed = devices.filter((d) => d.managed || d.reason);
+      if (opts.json) {
+        out(JSON.stringify({ actions: plan.actions, devices: managed, unmatched: plan.unmatched }, null, 2));
+      } else {
+        out(plan.actions.length ? plan.actions.map(actionText).join('\n') : 'Nothing to do.');
+        if (managed.length) out(`\n${devicesText(managed)}`);
+        for (const u of plan.unmatched) out(u);
+      }
+      return managedExit(plan.verdicts, true);
+    }
+    case 'apply': {
+      if (opts.root === '/' && process.getuid?.() !== 0) {
+        err('pcie-passthroughctl: apply writes to /sys and needs root (try sudo)');
+        return EXIT.noPermission;
+      }
+      const config = await configOrReport(opts, err);
+      if (!config) return EXIT.failure;
+      const owned = await readOwned(opts.root);
+      if (owned.problem) err(`warning: ${owned.problem}`);
+      const run = await reconcileOnce({ root: opts.root, port: createSysfsWriter(opts.root), config, owned: owned.state });
+      if (run.results.length) await writeOwned(opts.root, run.owned);
+      const devices = deviceViews(run.snapshot, { ...run.assessment.plan, verdicts: run.verdicts });
+      const managed = devices.filter((d) => d.managed || d.reason);
+      if (opts.json) {
+        out(JSON.stringify({ results: run.results.map(resultView), devices: managed }, null, 2));
+      } else {
+        out(run.results.length ? run.results.map((r) => r.message).join('\n') : 'Nothing to do.');
+        if (managed.length) out(`\n${devicesText(managed)}`);
+      }
+      return managedExit(run.verdicts, false);
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}

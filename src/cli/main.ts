@@ -1,0 +1,86 @@
+import { parseArgs } from 'node:util';
+import { VERSION } from '../version.js';
+import { DEFAULT_CONFIG_PATH } from '../paths.js';
+import { EXIT, UsageError } from './exit.js';
+import { runLocalCommand } from './local.js';
+
+const USAGE = `Usage: pcie-passthroughctl [--root DIR] [--config FILE] [--json] COMMAND
+
+Commands:
+  list        every PCI device (like lspci -nnk) with its IOMMU group and passthrough state
+  groups      IOMMU groups, their members and whether a VM could be given each
+  check       verify the IOMMU; exit 0 all pass, 1 a warning, 2 a failure
+  plan        what apply would do, changing nothing
+  apply       bind the configured devices now (root only)
+  status      ask the running daemon (D-Bus); falls back to a direct read
+  reload      make the daemon re-read its config (root only)
+  reconcile   make the daemon reconcile now (root only)
+
+Options:
+  --root DIR      read and write sysfs/proc/etc under DIR instead of / (testing)
+  --config FILE   config file (default ${DEFAULT_CONFIG_PATH})
+  --bus BUS       for status/reload/reconcile: system (default), session or a D-Bus address
+  --json          machine-readable output (stable; see README)
+  --version, --help`;
+
+export interface CliOptions {
+  root: string;
+  config: string;
+  json: boolean;
+  bus: string;
+}
+
+export async function main(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        root: { type: 'string', default: '/' },
+        config: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        bus: { type: 'string', default: 'system' },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'V', default: false },
+      },
+    });
+  } catch (e) {
+    err(`pcie-passthroughctl: ${(e as Error).message}\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    out(USAGE);
+    return EXIT.ok;
+  }
+  if (values.version) {
+    out(`pcie-passthroughctl ${VERSION}`);
+    return EXIT.ok;
+  }
+  const [command, ...rest] = positionals;
+  if (!command || rest.length > 0) {
+    err(command ? `pcie-passthroughctl: unexpected argument "${rest[0]}"\n${USAGE}` : USAGE);
+    return EXIT.usage;
+  }
+  const opts: CliOptions = {
+    root: values.root ?? '/',
+    config: values.config ?? DEFAULT_CONFIG_PATH,
+    json: values.json ?? false,
+    bus: values.bus ?? 'system',
+  };
+  try {
+    if (command === 'status' || command === 'reload' || command === 'reconcile') {
+      const { runDaemonCommand } = await import('./remote.js');
+      return await runDaemonCommand(command, opts, out, err);
+    }
+    return await runLocalCommand(command, opts, out, err);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`pcie-passthroughctl: ${e.message}\n${USAGE}`);
+      return EXIT.usage;
+    }
+    err(`pcie-passthroughctl: ${(e as Error).message}`);
+    return EXIT.failure;
+  }
+}

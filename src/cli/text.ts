@@ -1,0 +1,62 @@
+import type { Action, Check, IommuReport } from '../model.js';
+import type { DeviceView, GroupView } from './views.js';
+import { deviceName } from './views.js';
+
+/** Left-aligned columns separated by two spaces; the last column is not padded. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+export function devicesText(devices: DeviceView[]): string {
+  const rows = devices.map((d) => [
+    d.address,
+    d.class ? d.class.slice(0, 4) : '',
+    d.vendorId ? `${d.vendorId}:${d.deviceId}` : '',
+    d.driver ?? '-',
+    d.iommuGroup === null ? '-' : String(d.iommuGroup),
+    d.managed ? d.state : d.reason ? d.state : '',
+    truncate(d.vendorId ? deviceName(d) : '', 48),
+  ]);
+  const notes = devices.filter((d) => d.reason).map((d) => `${d.address}: ${d.state}: ${d.reason}`);
+  return [table(['ADDRESS', 'CLASS', 'ID', 'DRIVER', 'GROUP', 'STATE', 'NAME'], rows), ...(notes.length ? ['', ...notes] : [])].join('\n');
+}
+
+function truncate(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+}
+
+export function groupsText(groups: GroupView[]): string {
+  if (groups.length === 0) return 'No IOMMU groups: DMA remapping is off (run `pcie-passthroughctl check`).';
+  const rows = groups.map((g) => [
+    String(g.id),
+    g.type ?? '-',
+    g.viable ? 'yes' : 'no',
+    g.members.map((m) => `${m.address}${m.bridge ? ' (bridge)' : ` (${m.driver ?? 'no driver'})`}`).join(', '),
+  ]);
+  return table(['GROUP', 'TYPE', 'VIABLE', 'MEMBERS'], rows);
+}
+
+const MARK: Record<Check['status'], string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL' };
+
+export function checksText(report: IommuReport): string {
+  const head = report.enabled
+    ? `IOMMU on (${report.kind}, ${report.groupCount} groups), interrupt remapping: ${report.interruptRemapping}`
+    : 'IOMMU off: DMA remapping is not active';
+  const rows = report.checks.map((c) => [MARK[c.status], c.name, c.message]);
+  return `${head}\n${table(['', 'CHECK', 'RESULT'], rows)}`;
+}
+
+export function actionText(a: Action): string {
+  switch (a.kind) {
+    case 'load-driver':
+      return `load driver ${a.driver} (modprobe)`;
+    case 'set-override':
+      return `${a.address}: write driver_override=${a.driver} (already on it)`;
+    case 'bind':
+      return `${a.address}: bind to ${a.driver}${a.from ? ` (unbind from ${a.from})` : ''}`;
+    case 'release':
+      return `${a.address}: release from ${a.from} back to the host driver`;
+  }
+}
