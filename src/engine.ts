@@ -1,4 +1,5 @@
-import { entriesFromModprobe, type ConfigError } from './config/modprobe.js';
+import type { ConfigError } from './config/errors.js';
+import { entriesFromModprobe } from './config/modprobe.js';
 import { verifyIommu } from './iommu/checks.js';
 import { readIommuFacts } from './iommu/facts.js';
 import type { Address, Config, IommuReport, OwnedState, Plan, Snapshot } from './model.js';

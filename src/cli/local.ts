@@ -1,4 +1,5 @@
-import { formatConfigError, loadConfig } from '../config/load.js';
+import { formatConfigError } from '../config/errors.js';
+import { loadConfig } from '../config/load.js';
 import { readOwned, writeOwned } from '../apply/owned.js';
 import { assess, observe } from '../engine.js';
 import { DEFAULT_DAEMON_SETTINGS, type Config, type Verdict } from '../model.js';

@@ -1,0 +1,204 @@
+import type { Logger } from 'pino';
+import { readOwned, writeOwned } from '../apply/owned.js';
+import type { ApplyTimeouts, BindingPort } from '../apply/apply.js';
+import { formatConfigError, type ConfigError } from '../config/errors.js';
+import { loadConfig } from '../config/load.js';
+import type { BusService, PlanRow } from '../dbus/types.js';
+import { assess, observe } from '../engine.js';
+import { DEFAULT_DAEMON_SETTINGS, type Address, type Config, type OwnedState, type Verdict } from '../model.js';
+import { reconcileOnce, type Reconciled } from '../reconcile.js';
+import { publishedState, statusLine, verdictChanges, type DaemonView } from './publish.js';
+import { ReconcileQueue } from './queue.js';
+
+export interface DaemonOptions {
+  root: string;
+  configPath: string;
+  version: string;
+  log: Logger;
+  port: BindingPort;
+  timeouts?: ApplyTimeouts;
+  /** Side effects the daemon announces; main.ts wires sd_notify and D-Bus here. */
+  notify: (fields: { ready?: boolean; status?: string; stopping?: boolean }) => Promise<unknown>;
+}
+
+/**
+ * The reconciler: holds the last good config, what we own, and the last result; runs one reconcile at a
+ * time through the queue and publishes after each. Triggers carry no data the decisions rely on.
+ */
+export class Daemon {
+  readonly queue: ReconcileQueue;
+  private config: Config;
+  private configErrors: ConfigError[] = [];
+  private hasGoodConfig = false;
+  private owned: OwnedState = { devices: {} };
+  /** Devices whose unbind hung, with the driver they were on: not retried until that changes or on demand. */
+  private stuck = new Map<Address, { reason: string; driver: string | null }>();
+  private last: Reconciled | null = null;
+  private lastReconcileUs = 0n;
+  private lastRows: PlanRow[] = [];
+  private bus: BusService | null = null;
+  private started = false;
+
+  constructor(private readonly o: DaemonOptions) {
+    this.config = { path: o.configPath, daemon: { ...DEFAULT_DAEMON_SETTINGS }, devices: [] };
+    this.queue = new ReconcileQueue((reasons) => this.run(reasons), {
+      onError: (err, reasons) => this.o.log.error(`reconcile (${reasons.join(', ')}) failed: ${(err as Error).stack ?? String(err)}`),
+    });
+  }
+
+  get checkSchedule(): string {
+    return this.config.daemon.checkSchedule;
+  }
+
+  attachBus(bus: BusService): void {
+    this.bus = bus;
+  }
+
+  /** Reads config and state, then runs the first reconcile; returns when it is done. */
+  async start(): Promise<void> {
+    const owned = await readOwned(this.o.root);
+    if (owned.problem) this.o.log.warn(owned.problem);
+    this.owned = owned.state;
+    await this.reloadConfig();
+    this.queue.trigger('start');
+    await this.queue.idle();
+    this.started = true;
+  }
+
+  /** Re-reads the config file; a bad one keeps the last good one in force and is reported. */
+  private async reloadConfig(): Promise<void> {
+    const loaded = await loadConfig(this.o.configPath, this.o.root);
+    if (loaded.ok) {
+      const was = this.configErrors.length > 0;
+      this.config = loaded.config;
+      this.configErrors = [];
+      this.hasGoodConfig = true;
+      const n = loaded.config.devices.length;
+      this.o.log.info(loaded.missing
+        ? `${this.o.configPath} does not exist: no devices configured`
+        : `${was ? 'config fixed: ' : ''}loaded ${this.o.configPath} (${n} device entr${n === 1 ? 'y' : 'ies'})`);
+      return;
+    }
+    this.configErrors = loaded.errors;
+    for (const e of loaded.errors) this.o.log.error(`${formatConfigError(e)}`);
+    this.o.log.error(this.hasGoodConfig
+      ? `${this.o.configPath} is invalid: keeping the last good config in force; nothing changes until it is fixed`
+      : `${this.o.configPath} is invalid and no earlier config was loaded: binding nothing until it is fixed`);
+  }
+
+  private stuckRecord(): Record<Address, string> {
+    const out: Record<Address, string> = {};
+    for (const [a, s] of this.stuck) out[a] = s.reason;
+    return out;
+  }
+
+  private async run(reasons: string[]): Promise<void> {
+    if (reasons.some((r) => r === 'reload' || r.startsWith('config'))) await this.reloadConfig();
+    if (reasons.some((r) => r === 'reload' || r === 'dbus-reconcile')) this.stuck.clear();
+    const previous = this.last?.verdicts ?? [];
+
+    let result: Reconciled;
+    if (!this.hasGoodConfig) {
+      // Nothing in force: observe and publish, act on nothing.
+      const snapshot = await observe(this.o.root);
+      const assessment = assess({ ...this.config, devices: [] }, snapshot, { devices: {} });
+      result = { snapshot, assessment, results: [], verdicts: assessment.plan.verdicts, owned: this.owned };
+    } else {
+      // A device that left the driver it hung on is worth trying again.
+      if (this.stuck.size && this.last) {
+        const now = await observe(this.o.root);
+        for (const [a, s] of this.stuck) {
+          if (now.devices.find((d) => d.address === a)?.driver !== s.driver) this.stuck.delete(a);
+        }
+      }
+      result = await reconcileOnce({
+        root: this.o.root, port: this.o.port, config: this.config, owned: this.owned, stuck: this.stuckRecord(), timeouts: this.o.timeouts,
+      });
+    }
+
+    for (const r of result.results) {
+      if (r.outcome === 'failed' || r.outcome === 'vanished') this.o.log.warn(r.message);
+      else this.o.log.info(r.message);
+      if (r.stuck && 'address' in r.action) {
+        const d = result.snapshot.devices.find((x) => x.address === (r.action as { address: string }).address);
+        this.stuck.set(r.action.address, { reason: r.message, driver: d?.driver ?? null });
+      }
+    }
+    for (const p of result.assessment.importProblems) this.o.log.warn(`ignoring a modprobe.d entry: ${formatConfigError(p)}`);
+    this.logChanges(previous, result.verdicts, new Set(result.results.map((r) => ('address' in r.action ? r.action.address : ''))));
+
+    if (result.owned !== this.owned) {
+      this.owned = result.owned;
+      await writeOwned(this.o.root, this.owned).catch((e: unknown) => this.o.log.error(`cannot record owned devices: ${(e as Error).message}`));
+    }
+    this.last = result;
+    this.lastReconcileUs = BigInt(Date.now()) * 1000n;
+    this.lastRows = result.results.map((r) => ['address' in r.action ? r.action.address : '', r.outcome, r.message]);
+    const view = this.view();
+    this.bus?.update(publishedState(view));
+    this.bus?.emitReconciled(result.results.length, publishedState(view).manager.State);
+    await this.o.notify({ status: statusLine(view) });
+  }
+
+  /** One journal line per change of a managed device's state; problems at warning priority. */
+  private logChanges(before: Verdict[], after: Verdict[], alreadyLogged: Set<string>): void {
+    for (const { verdict: v, previous: p } of verdictChanges(before, after)) {
+      if (alreadyLogged.has(v.address) && (v.state === 'bound' || v.state === 'failed' || v.state === 'host')) continue;
+      const line = `${v.address}: ${v.state}${v.reason ? `: ${v.reason}` : ''}`;
+      if (v.state === 'blocked' || v.state === 'failed' || v.state === 'missing') this.o.log.warn(line);
+      else if (v.state !== 'host' || p?.managed) this.o.log.info(line);
+    }
+  }
+
+  view(): DaemonView {
+    return {
+      version: this.o.version,
+      configPath: this.o.configPath,
+      configErrors: this.configErrors,
+      report: this.last?.assessment.report ?? null,
+      snapshot: this.last?.snapshot ?? null,
+      verdicts: this.last?.verdicts ?? [],
+      requireIommu: this.config.daemon.requireIommu,
+      lastReconcileUs: this.lastReconcileUs,
+    };
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  /** D-Bus Plan(): what a reconcile would do now (fresh observation, nothing written). */
+  async planRows(): Promise<PlanRow[]> {
+    const snapshot = await observe(this.o.root);
+    const config = this.hasGoodConfig ? this.config : { ...this.config, devices: [] };
+    const { plan } = assess(config, snapshot, this.owned, this.stuckRecord());
+    const rows: PlanRow[] = plan.actions.map((a) => {
+      switch (a.kind) {
+        case 'load-driver': return ['', 'load-driver', `load ${a.driver}`];
+        case 'set-override': return [a.address, 'set-override', `${a.address}: write driver_override=${a.driver}`];
+        case 'bind': return [a.address, 'bind', `${a.address}: bind to ${a.driver}${a.from ? ` (unbind from ${a.from})` : ''}`];
+        case 'release': return [a.address, 'release', `${a.address}: release from ${a.from}`];
+      }
+    });
+    for (const v of plan.verdicts) {
+      if (v.managed && (v.state === 'blocked' || v.state === 'missing' || v.state === 'failed')) rows.push([v.address, v.state, `${v.address}: ${v.reason}`]);
+    }
+    return rows;
+  }
+
+  /** D-Bus Reconcile(): run now (after anything queued) and return what this run did. */
+  async reconcileNow(): Promise<PlanRow[]> {
+    this.queue.trigger('dbus-reconcile');
+    await this.queue.idle();
+    return this.lastRows;
+  }
+
+  async reloadNow(): Promise<void> {
+    this.queue.trigger('reload');
+    await this.queue.idle();
+  }
+
+  hasConfigErrors(): string | null {
+    return this.configErrors.length ? this.configErrors.map(formatConfigError).join('\n') : null;
+  }
+}

@@ -1,0 +1,154 @@
+import { parseArgs } from 'node:util';
+import { busError, startBusService, type BusService, type BusTarget } from '../dbus/index.js';
+import { createLogger, type LogFormat } from '../log/logger.js';
+import { DEFAULT_CONFIG_PATH } from '../paths.js';
+import { createSysfsWriter } from '../sysfs/writer.js';
+import { VERSION } from '../version.js';
+import { watchConfigFile } from '../watch/config-watch.js';
+import { startSchedule, type Schedule } from '../watch/schedule.js';
+import { watchUevents } from '../watch/uevents.js';
+import { Daemon } from './daemon.js';
+import { sdNotify } from './notify.js';
+import { publishedState } from './publish.js';
+
+const USAGE = `Usage: pcie-passthroughd [--root DIR] [--config FILE] [--bus system|session|none|ADDRESS]
+                         [--log-format auto|journal|json|pretty] [--log-level LEVEL] [--udevadm CMD]
+
+Binds the PCI devices named in the config to vfio-pci and keeps them there; status on D-Bus.
+SIGHUP re-reads the config; SIGTERM stops (devices stay as they are).`;
+
+function busTarget(bus: string): BusTarget | null {
+  if (bus === 'none') return null;
+  if (bus === 'system' || bus === 'session') return bus;
+  return { address: bus };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        root: { type: 'string', default: '/' },
+        config: { type: 'string', default: DEFAULT_CONFIG_PATH },
+        bus: { type: 'string', default: 'system' },
+        'log-format': { type: 'string', default: 'auto' },
+        'log-level': { type: 'string', default: 'info' },
+        // The uevent source; tests substitute a stand-in that replays captured events.
+        udevadm: { type: 'string', default: 'udevadm' },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'V', default: false },
+      },
+    }));
+  } catch (e) {
+    process.stderr.write(`pcie-passthroughd: ${(e as Error).message}\n${USAGE}\n`);
+    return 64;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`pcie-passthroughd ${VERSION}\n`);
+    return 0;
+  }
+  const root = values.root ?? '/';
+  const log = createLogger({ format: (values['log-format'] ?? 'auto') as LogFormat, level: values['log-level'] ?? 'info' });
+  log.info(`pcie-passthroughd ${VERSION} starting (root ${root}, config ${values.config ?? DEFAULT_CONFIG_PATH})`);
+
+  const daemon = new Daemon({
+    root,
+    configPath: values.config ?? DEFAULT_CONFIG_PATH,
+    version: VERSION,
+    log,
+    port: createSysfsWriter(root),
+    notify: (fields) => sdNotify(fields).catch((e: unknown) => log.warn(`sd_notify failed: ${(e as Error).message}`)),
+  });
+
+  // Subscribe to uevents before the first scan, so nothing that happens in between is missed.
+  const uevents = watchUevents({ command: [values.udevadm ?? 'udevadm', 'monitor', '--kernel', '--property', '--subsystem-match=pci'] });
+  uevents.on('uevent', (e: { action: string; props: Record<string, string> }) => {
+    if (!daemon.isStarted) return;
+    const slot = e.props.PCI_SLOT_NAME ?? '?';
+    daemon.queue.trigger(`uevent ${e.action} ${slot}`);
+  });
+  uevents.on('restart', () => {
+    log.warn('udevadm monitor exited; restarted it and rescanning');
+    if (daemon.isStarted) daemon.queue.trigger('uevent-restart');
+  });
+  uevents.on('error', (e: Error) => log.warn(`uevent watcher: ${e.message}`));
+  await Promise.race([
+    new Promise<void>((resolve) => uevents.once('ready', () => resolve())),
+    new Promise<void>((resolve) => setTimeout(() => {
+      log.warn('udevadm monitor is not ready after 5 s; hotplug is seen only by the periodic check until it is');
+      resolve();
+    }, 5000).unref()),
+  ]);
+
+  await daemon.start();
+
+  let bus: BusService | null = null;
+  const target = busTarget(values.bus ?? 'system');
+  if (target) {
+    try {
+      bus = await startBusService({
+        bus: target,
+        initial: publishedState(daemon.view()),
+        log: { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
+        handlers: {
+          plan: () => daemon.planRows(),
+          reconcile: () => daemon.reconcileNow(),
+          reload: async () => {
+            await daemon.reloadNow();
+            const problem = daemon.hasConfigErrors();
+            if (problem) throw busError('InvalidConfig', problem);
+          },
+        },
+      });
+      daemon.attachBus(bus);
+      bus.onLost((err) => {
+        // A daemon nobody can ask is worse than a restart: systemd's Restart=on-failure brings us back.
+        log.error(`lost the D-Bus connection (${err.message}); exiting so systemd restarts the service`);
+        void shutdown(1);
+      });
+    } catch (e) {
+      log.error(`cannot publish on D-Bus (${(e as Error).message}); exiting so systemd retries`);
+      uevents.stop();
+      await daemon.queue.stop();
+      return 1;
+    }
+  }
+
+  const configWatch = watchConfigFile(values.config ?? DEFAULT_CONFIG_PATH, (kind) => daemon.queue.trigger(`config ${kind}`));
+  let schedule: Schedule | null = null;
+  try {
+    schedule = startSchedule(daemon.checkSchedule, () => daemon.queue.trigger('schedule'));
+  } catch (e) {
+    log.warn(`periodic check disabled: ${(e as Error).message}`);
+  }
+
+  let stopping = false;
+  const shutdown = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping (devices stay as they are)');
+    await sdNotify({ stopping: true }).catch(() => undefined);
+    schedule?.stop();
+    uevents.stop();
+    await configWatch.close();
+    await daemon.queue.stop();
+    await bus?.close().catch(() => undefined);
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void shutdown(0));
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: re-reading the config');
+    daemon.queue.trigger('reload');
+  });
+
+  await configWatch.ready;
+  await sdNotify({ ready: true, status: undefined }).catch((e: unknown) => log.warn(`sd_notify failed: ${(e as Error).message}`));
+  log.info('ready');
+  return new Promise<number>(() => undefined);
+}
