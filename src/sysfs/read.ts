@@ -1,0 +1,157 @@
+/**
+ * One cheap pass over sysfs: every PCI device with its ids, driver, override, group and the facts that
+ * make it the host's own, plus IOMMU groups and registered drivers. Synchronous reads: sysfs attributes
+ * are generated in memory, so a read returns at once and needs no thread-pool round trip per file.
+ */
+import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { slotOf, type Address, type IommuGroup, type InUse, type PciDevice, type Snapshot } from '../model.js';
+import { SYS_IOMMU_GROUPS, SYS_PCI_DEVICES, SYS_PCI_DRIVERS, under } from '../paths.js';
+import { readInUse } from './inuse.js';
+import { loadPciNames, type PciNames } from './pciids.js';
+
+export interface ReadPciOptions {
+  /** pci.ids to use, resolved under root; null turns names off; default: the distribution's database. */
+  pciIdsPath?: string | null;
+}
+
+// One buffer for every small read: attributes are a few bytes; config is read up to 64 bytes
+// (the world-readable part of config space; the header type sits at 0x0e).
+const scratch = Buffer.alloc(4096);
+
+function readInto(file: string, length: number): number | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    return readSync(fd, scratch, 0, length, 0);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readAttr(file: string): string | null {
+  const n = readInto(file, scratch.length);
+  return n === null ? null : scratch.toString('latin1', 0, n).trim();
+}
+
+function readHexAttr(file: string): number | null {
+  const text = readAttr(file);
+  if (text === null) return null;
+  const value = parseInt(text, 16);
+  return Number.isNaN(value) ? null : value;
+}
+
+function linkBase(file: string): string | null {
+  try {
+    const target = readlinkSync(file);
+    return target.slice(target.lastIndexOf('/') + 1);
+  } catch {
+    return null;
+  }
+}
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Header type from config byte 0x0e without the multifunction bit; class-based guess when config is unreadable. */
+function readHeaderType(dir: string, classCode: number): number {
+  const n = readInto(join(dir, 'config'), 64);
+  if (n !== null && n > 0x0e) return scratch[0x0e]! & 0x7f;
+  return classCode >> 8 === 0x0604 || classCode >> 8 === 0x0609 ? 1 : 0;
+}
+
+type DeviceCore = Omit<PciDevice, 'slotSiblings' | 'inUse' | 'vendorName' | 'deviceName'>;
+
+/** One device's attributes; null when it vanished while being read (hot-remove). */
+function readDevice(dir: string, address: Address): DeviceCore | null {
+  const vendorId = readHexAttr(join(dir, 'vendor'));
+  const deviceId = readHexAttr(join(dir, 'device'));
+  const classCode = readHexAttr(join(dir, 'class'));
+  if (vendorId === null || deviceId === null || classCode === null) return null;
+  const override = readAttr(join(dir, 'driver_override'));
+  const group = linkBase(join(dir, 'iommu_group'));
+  const numVfs = readAttr(join(dir, 'sriov_numvfs'));
+  return {
+    address,
+    vendorId,
+    deviceId,
+    subsystemVendorId: readHexAttr(join(dir, 'subsystem_vendor')) ?? 0,
+    subsystemDeviceId: readHexAttr(join(dir, 'subsystem_device')) ?? 0,
+    classCode,
+    headerType: readHeaderType(dir, classCode),
+    driver: linkBase(join(dir, 'driver')),
+    // The kernel prints an unset override as "(null)".
+    driverOverride: override === null || override === '' || override === '(null)' ? null : override,
+    iommuGroup: group === null ? null : Number(group),
+    bootVga: readAttr(join(dir, 'boot_vga')) === '1',
+    sriovNumVfs: numVfs === null || numVfs === '' ? null : Number(numVfs),
+    physfn: linkBase(join(dir, 'physfn')),
+  };
+}
+
+function readGroups(root: string): IommuGroup[] {
+  const groupsDir = under(root, SYS_IOMMU_GROUPS);
+  const groups: IommuGroup[] = [];
+  for (const entry of list(groupsDir)) {
+    const id = Number(entry);
+    if (!Number.isInteger(id)) continue;
+    const dir = join(groupsDir, entry);
+    groups.push({ id, devices: list(join(dir, 'devices')).sort(), type: readAttr(join(dir, 'type')), name: readAttr(join(dir, 'name')) });
+  }
+  return groups.sort((a, b) => a.id - b.id);
+}
+
+function siblingsBySlot(addresses: Address[]): Map<string, Address[]> {
+  const slots = new Map<string, Address[]>();
+  for (const address of addresses) {
+    const slot = slotOf(address);
+    slots.set(slot, [...(slots.get(slot) ?? []), address]);
+  }
+  return slots;
+}
+
+function finish(core: DeviceCore, slots: Map<string, Address[]>, inUse: Map<Address, InUse[]>, names: PciNames): PciDevice {
+  const facts = [...(inUse.get(core.address) ?? [])];
+  // boot_vga = 1: firmware and kernel console run on this GPU.
+  if (core.bootVga) facts.push({ kind: 'console', detail: 'boot VGA (host console)' });
+  return {
+    ...core,
+    slotSiblings: (slots.get(slotOf(core.address)) ?? []).filter((a) => a !== core.address),
+    inUse: facts,
+    vendorName: names.vendor(core.vendorId),
+    deviceName: names.device(core.vendorId, core.deviceId),
+  };
+}
+
+/** Reads every PCI device, IOMMU group and registered PCI driver under `root`. */
+export async function readPci(root: string, opts: ReadPciOptions = {}): Promise<Omit<Snapshot, 'iommu'>> {
+  return readPciSync(root, opts);
+}
+
+export function readPciSync(root: string, opts: ReadPciOptions = {}): Omit<Snapshot, 'iommu'> {
+  const devicesDir = under(root, SYS_PCI_DEVICES);
+  const cores: DeviceCore[] = [];
+  for (const address of list(devicesDir).sort()) {
+    const core = readDevice(join(devicesDir, address), address);
+    if (core) cores.push(core);
+  }
+  const slots = siblingsBySlot(cores.map((d) => d.address));
+  const inUse = readInUse(root);
+  const names = loadPciNames(root, opts.pciIdsPath);
+  return {
+    devices: cores.map((core) => finish(core, slots, inUse, names)),
+    groups: readGroups(root),
+    drivers: list(under(root, SYS_PCI_DRIVERS)).sort(),
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * The only code that changes driver bindings: writes to `driver_override`, `drivers/<d>/unbind` and
+ * `drivers_probe`, reads the result back, and loads driver modules. Writes that can block in the kernel
+ * (unbind, probe) run in a child process that is abandoned after a timeout, so a stuck GPU driver costs
+ * one orphaned child, not the daemon (Node's own fs calls share libuv's four threads).
+ */
+import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { Address } from '../model.js';
+import { SYS_PCI_DEVICES, SYS_PCI_DRIVERS, SYS_PCI_DRIVERS_PROBE, under } from '../paths.js';
+
+export interface SysfsWriter {
+  /** Writes `${driver}\n` to DEV/driver_override: from then on only that driver may bind the device. */
+  setOverride(address: Address, driver: string): Promise<void>;
+  /** Writes "\n" (never ""): a zero-length write never reaches the kernel and would leave the override set. */
+  clearOverride(address: Address): Promise<void>;
+  /** Writes the address to /sys/bus/pci/drivers/<fromDriver>/unbind (ENODEV: not bound to that driver). */
+  unbind(address: Address, fromDriver: string, timeoutMs: number): Promise<void>;
+  /** Writes the address to /sys/bus/pci/drivers_probe (ENODEV: no such device). Success proves nothing: read back. */
+  probe(address: Address, timeoutMs: number): Promise<void>;
+  /** Bound driver, null when unbound, 'missing' when the device is gone. */
+  currentDriver(address: Address): Promise<string | null | 'missing'>;
+  /** Polls `currentDriver` until `accept` says yes, the device disappears or the time is up; returns the last value. */
+  waitForDriver(address: Address, accept: (driver: string | null) => boolean, timeoutMs: number): Promise<string | null | 'missing'>;
+  /** /sys/bus/pci/drivers/<driver> exists (not /sys/module, which spells vfio-pci as vfio_pci). */
+  driverRegistered(driver: string): Promise<boolean>;
+  /** Runs `modprobe <driver>` from PATH. */
+  loadModule(driver: string, timeoutMs: number): Promise<void>;
+}
+
+const HINTS: Record<string, string> = {
+  ENODEV: 'no such device, or the device is not bound to that driver',
+  EBUSY: 'device or resource busy',
+  EINVAL: 'the kernel or the driver refused the value',
+  ENOENT: 'no such file: the device or driver is not there',
+  EACCES: 'permission denied: run as root',
+  EPERM: 'operation not permitted: run as root',
+  EROFS: 'read-only file system: is /sys mounted read-only (container)?',
+};
+
+export class SysfsWriteError extends Error {
+  /** Errno name from the kernel (ENODEV, EBUSY, EINVAL, ENOENT …), ETIMEDOUT for a hung write, EMODPROBE for a failed modprobe. */
+  readonly code: string;
+  readonly path: string;
+
+  constructor(code: string, path: string, message: string) {
+    super(message);
+    this.name = 'SysfsWriteError';
+    this.code = code;
+    this.path = path;
+  }
+}
+
+function describeWrite(value: string, path: string): string {
+  return `write ${JSON.stringify(value)} to ${path}`;
+}
+
+function writeError(code: string, value: string, path: string): SysfsWriteError {
+  const hint = HINTS[code];
+  return new SysfsWriteError(code, path, `${describeWrite(value, path)} failed: ${code}${hint ? ` (${hint})` : ''}`);
+}
+
+function errnoName(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'EIO';
+}
+
+// The child's whole job: one write, errno name on stderr. Required fs (not a captured reference) so a
+// fs shim loaded with --require in tests applies.
+const CHILD_SCRIPT = `const fs = require('fs');
+try { fs.writeFileSync(process.argv[1], process.argv[2]); }
+catch (e) { process.stderr.write(String((e && e.code) || 'EIO')); process.exit(1); }`;
+
+/** Flags of this process that must not reach the child (debuggers would fight over the port). */
+function childExecArgv(): string[] {
+  return process.execArgv.filter((arg) => !/^--(inspect|debug)/.test(arg));
+}
+
+/** Writes `value` to `path` in a child process; a child still running after `timeoutMs` is killed and abandoned. */
+export function writeInChild(path: string, value: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...childExecArgv(), '-e', CHILD_SCRIPT, path, value], {
+      env: process.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    const timer = setTimeout(() => {
+      // A task stuck in the kernel ignores SIGKILL until the write returns; do not wait for it.
+      child.kill('SIGKILL');
+      child.stderr?.destroy();
+      child.unref();
+      settle(() =>
+        reject(new SysfsWriteError('ETIMEDOUT', path, `${describeWrite(value, path)} hung for ${(timeoutMs / 1000).toFixed(1)}s; the driver is probably busy (stop what uses the device) — the writer process was abandoned`)),
+      );
+    }, timeoutMs);
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('error', (err) => settle(() => reject(new SysfsWriteError(errnoName(err), path, `${describeWrite(value, path)}: cannot start ${process.execPath}: ${err.message}`))));
+    child.on('close', (code) => {
+      settle(() => {
+        if (code === 0) resolve();
+        else reject(writeError(/^E[A-Z0-9]+$/.test(stderr.trim()) ? stderr.trim() : 'EIO', value, path));
+      });
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const POLL_MS = 20;
+
+export function createSysfsWriter(root: string): SysfsWriter {
+  const deviceDir = (address: Address) => under(root, join(SYS_PCI_DEVICES, address));
+  const driverDir = (driver: string) => under(root, join(SYS_PCI_DRIVERS, driver));
+
+  async function writeInProcess(path: string, value: string): Promise<void> {
+    try {
+      await fsp.writeFile(path, value);
+    } catch (err) {
+      throw writeError(errnoName(err), value, path);
+    }
+  }
+
+  async function currentDriver(address: Address): Promise<string | null | 'missing'> {
+    const dir = deviceDir(address);
+    try {
+      const target = await fsp.readlink(join(dir, 'driver'));
+      return target.slice(target.lastIndexOf('/') + 1);
+    } catch {
+      try {
+        await fsp.access(dir);
+        return null;
+      } catch {
+        return 'missing';
+      }
+    }
+  }
+
+  return {
+    setOverride: (address, driver) => writeInProcess(join(deviceDir(address), 'driver_override'), `${driver}\n`),
+    clearOverride: (address) => writeInProcess(join(deviceDir(address), 'driver_override'), '\n'),
+    unbind: (address, fromDriver, timeoutMs) => writeInChild(join(driverDir(fromDriver), 'unbind'), address, timeoutMs),
+    probe: (address, timeoutMs) => writeInChild(under(root, SYS_PCI_DRIVERS_PROBE), address, timeoutMs),
+    currentDriver,
+    async waitForDriver(address, accept, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const driver = await currentDriver(address);
+        if (driver === 'missing' || accept(driver) || Date.now() >= deadline) return driver;
+        await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
+      }
+    },
+    async driverRegistered(driver) {
+      try {
+        return (await fsp.stat(driverDir(driver))).isDirectory();
+      } catch {
+        return false;
+      }
+    },
+    async loadModule(driver, timeoutMs) {
+      const result = await execa('modprobe', [driver], { timeout: timeoutMs, reject: false, stdin: 'ignore' });
+      if (result.exitCode === 0 && !result.failed) return;
+      const command = `modprobe ${driver}`;
+      if (result.timedOut) throw new SysfsWriteError('ETIMEDOUT', command, `${command} did not finish within ${(timeoutMs / 1000).toFixed(1)}s`);
+      const spawnCode = (result as { code?: string }).code;
+      if (spawnCode === 'ENOENT') throw new SysfsWriteError('ENOENT', command, `${command}: modprobe not found on PATH (install kmod)`);
+      const detail = String(result.stderr ?? '').trim() || `exit code ${result.exitCode ?? '?'}`;
+      throw new SysfsWriteError('EMODPROBE', command, `${command} failed: ${detail} (is the module installed for this kernel?)`);
+    },
+  };
+}
