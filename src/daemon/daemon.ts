@@ -19,6 +19,8 @@ export interface DaemonOptions {
   timeouts?: ApplyTimeouts;
   /** Side effects the daemon announces; main.ts wires sd_notify and D-Bus here. */
   notify: (fields: { ready?: boolean; status?: string; stopping?: boolean }) => Promise<unknown>;
+  /** Called after a config loaded successfully (main.ts re-arms the periodic check when its schedule changed). */
+  onConfigLoaded?: (config: Config) => void;
 }
 
 /**
@@ -73,6 +75,7 @@ export class Daemon {
       this.config = loaded.config;
       this.configErrors = [];
       this.hasGoodConfig = true;
+      this.o.onConfigLoaded?.(loaded.config);
       const n = loaded.config.devices.length;
       this.o.log.info(loaded.missing
         ? `${this.o.configPath} does not exist: no devices configured`

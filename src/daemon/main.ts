@@ -56,13 +56,30 @@ export async function main(argv: string[]): Promise<number> {
   const log = createLogger({ format: (values['log-format'] ?? 'auto') as LogFormat, level: values['log-level'] ?? 'info' });
   log.info(`pcie-passthroughd ${VERSION} starting (root ${root}, config ${values.config ?? DEFAULT_CONFIG_PATH})`);
 
-  const daemon = new Daemon({
+  let schedule: Schedule | null = null;
+  let scheduled = '';
+  const armSchedule = (expression: string): void => {
+    if (expression === scheduled) return;
+    schedule?.stop();
+    try {
+      schedule = startSchedule(expression, () => daemon.queue.trigger('schedule'));
+      scheduled = expression;
+    } catch (e) {
+      log.warn(`periodic check disabled: ${(e as Error).message}`);
+    }
+  };
+  let daemonStarted = false;
+  const daemon: Daemon = new Daemon({
     root,
     configPath: values.config ?? DEFAULT_CONFIG_PATH,
     version: VERSION,
     log,
     port: createSysfsWriter(root),
     notify: (fields) => sdNotify(fields).catch((e: unknown) => log.warn(`sd_notify failed: ${(e as Error).message}`)),
+    // The drift check follows check_schedule across reloads (armed once the first reconcile is done).
+    onConfigLoaded: (c) => {
+      if (daemonStarted) armSchedule(c.daemon.checkSchedule);
+    },
   });
 
   // Subscribe to uevents before the first scan, so nothing that happens in between is missed.
@@ -86,6 +103,8 @@ export async function main(argv: string[]): Promise<number> {
   ]);
 
   await daemon.start();
+  daemonStarted = true;
+  armSchedule(daemon.checkSchedule);
 
   let bus: BusService | null = null;
   const target = busTarget(values.bus ?? 'system');
@@ -120,12 +139,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const configWatch = watchConfigFile(values.config ?? DEFAULT_CONFIG_PATH, (kind) => daemon.queue.trigger(`config ${kind}`));
-  let schedule: Schedule | null = null;
-  try {
-    schedule = startSchedule(daemon.checkSchedule, () => daemon.queue.trigger('schedule'));
-  } catch (e) {
-    log.warn(`periodic check disabled: ${(e as Error).message}`);
-  }
 
   let stopping = false;
   const shutdown = async (code: number): Promise<void> => {
