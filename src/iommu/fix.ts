@@ -42,7 +42,7 @@ export function offSwitches(facts: IommuFacts, family: IommuFamily): string[] {
 
 const KERNEL_LOG_HINT = 'read `journalctl -k -b | grep -i -e DMAR -e IOMMU -e AMD-Vi` for the reason (often a firmware bug: update the firmware)';
 
-/** What to do when /sys/kernel/iommu_groups is empty. */
+/** What to do when /sys/kernel/iommu_groups is empty; a lower-case clause meant to follow "Fix: ". */
 export function iommuOffFix(facts: IommuFacts): string {
   const family = iommuFamily(facts);
   const steps: string[] = [];
@@ -50,7 +50,7 @@ export function iommuOffFix(facts: IommuFacts): string {
   const switches = offSwitches(facts, family);
   if (switches.length > 0) steps.push(removeParamAdvice(switches, facts));
   if (!firmwareAnnounces) steps.push(firmwareAdvice(family, facts.cpuFlags));
-  if (steps.length > 0) return `${capitalize(steps.join(' and '))}, then reboot`;
+  if (steps.length > 0) return `${steps.join(' and ')}, then reboot`;
 
   const config = facts.kernelConfig;
   const configFile = `/boot/config-${facts.kernelRelease ?? '<release>'}`;
@@ -62,7 +62,7 @@ export function iommuOffFix(facts: IommuFacts): string {
     const why = config === null
       ? `${configFile} is missing, so this kernel's default is unknown`
       : `this kernel is built without CONFIG_INTEL_IOMMU_DEFAULT_ON=y (${configFile}), so the Intel IOMMU stays off unless asked`;
-    return `${capitalize(addParamAdvice('intel_iommu=on', facts))}, then reboot (${why})`;
+    return `${addParamAdvice('intel_iommu=on', facts)}, then reboot (${why})`;
   }
   if (family === 'amd') {
     if (config?.CONFIG_AMD_IOMMU === 'n') return `this kernel is built without the AMD IOMMU driver (CONFIG_AMD_IOMMU is not set in ${configFile}): boot a kernel that has it (Debian and Proxmox kernels do)`;
@@ -70,8 +70,4 @@ export function iommuOffFix(facts: IommuFacts): string {
     return `AMD-Vi is on by default and needs no kernel parameter (do not add amd_iommu=on, it is not a valid value); the firmware has an IVRS table and the command line does not turn it off, yet the kernel made no IOMMU groups: ${KERNEL_LOG_HINT}`;
   }
   return `the firmware announces an IOMMU but the kernel made no IOMMU groups: ${KERNEL_LOG_HINT}`;
-}
-
-function capitalize(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
 }
