@@ -74,11 +74,19 @@ export async function openConnection(target: BusTarget, log: BusLog, connectTime
   let connected = false;
   let closing = false;
   let lostError: Error | null = null;
+  let lossReported = false; // a deliberate close() is not a loss
   const lostCallbacks: ((err: Error) => void)[] = [];
+  // dbus-next never settles a call whose reply can no longer arrive: race every call against this.
+  let rejectPending: (err: Error) => void = () => {};
+  const gone = new Promise<never>((_, reject) => (rejectPending = reject));
+  gone.catch(() => {});
 
   const markLost = (err: Error) => {
-    if (closing || lostError) return;
+    if (lostError) return;
     lostError = err;
+    rejectPending(err);
+    if (closing) return;
+    lossReported = true;
     if (connected) log.error(`D-Bus: ${err.message}`);
     for (const cb of lostCallbacks) cb(err);
   };
@@ -123,7 +131,8 @@ export async function openConnection(target: BusTarget, log: BusLog, connectTime
   };
 
   const callBus = async (member: string, signature: string, body: unknown[]): Promise<unknown[]> => {
-    const reply = await bus.call(
+    if (lostError) throw lostError;
+    const reply = await Promise.race([gone, bus.call(
       new Message({
         destination: 'org.freedesktop.DBus',
         path: '/org/freedesktop/DBus',
@@ -132,7 +141,7 @@ export async function openConnection(target: BusTarget, log: BusLog, connectTime
         signature,
         body,
       }),
-    );
+    )]);
     return reply?.body ?? [];
   };
 
@@ -201,7 +210,7 @@ export async function openConnection(target: BusTarget, log: BusLog, connectTime
     },
     onLost(cb) {
       lostCallbacks.push(cb);
-      if (lostError) cb(lostError);
+      if (lossReported && lostError) cb(lostError);
     },
     async close() {
       if (closing) return;
