@@ -1,4 +1,6 @@
 'use strict';
+/* global require, module */ // CommonJS, loaded with --require
+/* eslint-disable @typescript-eslint/no-require-imports */
 /**
  * The fake kernel's rules, applied to a fake sysfs tree (a directory holding `.fake-kernel/kernel.json`).
  * Shared by the fs shim (kernel-shim.cjs), the fake modprobe and the tree builder. Plain CommonJS so it
@@ -114,18 +116,20 @@ function isRegistered(tree, driver) {
   return fs.existsSync(path.join(busDrivers(tree), driver));
 }
 
-/** `ids`: "vvvv:dddd" with "*" for any half; `classes`: "cccccc/mmmmmm" (hex class code and mask). */
+/** `ids`: "vvvv:dddd" or "vvvv:dddd:cccccc/mmmmmm" (hex class code and mask), "*" for any id half. */
 function idTableMatches(spec, dir) {
   const vendor = readHex(path.join(dir, 'vendor'));
   const device = readHex(path.join(dir, 'device'));
   const classCode = readHex(path.join(dir, 'class'));
   for (const id of spec.ids ?? []) {
-    const [v, d] = id.split(':');
-    if ((v === '*' || parseInt(v, 16) === vendor) && (d === '*' || parseInt(d, 16) === device)) return true;
-  }
-  for (const entry of spec.classes ?? []) {
-    const [c, m] = entry.split('/').map((x) => parseInt(x, 16));
-    if (((classCode ?? 0) & m) === (c & m)) return true;
+    const [v, d, cls] = id.split(':');
+    if (v !== '*' && parseInt(v, 16) !== vendor) continue;
+    if (d !== '*' && parseInt(d, 16) !== device) continue;
+    if (cls) {
+      const [c, m] = cls.split('/').map((x) => parseInt(x, 16));
+      if (((classCode ?? 0) & m) !== (c & m)) continue;
+    }
+    return true;
   }
   return false;
 }

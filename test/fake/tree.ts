@@ -510,7 +510,27 @@ export async function buildHost(dir: string, spec: HostSpec): Promise<FakeHost> 
   };
 }
 
-/** A fresh temp dir for one tree; remove it with `host.cleanup()`. */
+/**
+ * Points this process's environment at the host (fake modprobe first on PATH, FAKE_KERNEL_TREE, the
+ * shim for child processes) and loads the shim in-process. Returns a function that restores the env.
+ */
+export function useHost(host: FakeHost): () => void {
+  loadShim();
+  const saved = Object.fromEntries(Object.keys(host.env).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, host.env);
+  return () => {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+}
+
+/** A fresh temp dir for one tree (on tmpfs when there is one: trees are thousands of small files); remove it with `host.cleanup()`. */
 export function tempTreeDir(prefix = 'fake-host-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  try {
+    return mkdtempSync(join('/dev/shm', prefix));
+  } catch {
+    return mkdtempSync(join(tmpdir(), prefix));
+  }
 }
