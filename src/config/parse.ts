@@ -78,6 +78,21 @@ function quoteList(keys: readonly string[]): string {
   return keys.join(', ');
 }
 
+/**
+ * The parser notices a missing value ("key =") or an unclosed "[table" only at the start of the next
+ * line; the admin's mistake is at the end of the line before, so point there.
+ */
+function syntaxErrorPosition(source: string, e: ParseError): { line: number; column: number } {
+  const endOfLineMistake = /^(Unspecified values are invalid|Unterminated table-key|The key, equals sign, and value must be on the same line)/.test(e.message);
+  if (endOfLineMistake && e.column === 0 && e.lineNumber > 1) {
+    // Back over the blank lines the parser skipped, to just after the last thing written.
+    const end = source.slice(0, e.index).trimEnd().length;
+    const before = source.slice(0, end);
+    return { line: before.split('\n').length, column: end - before.lastIndexOf('\n') };
+  }
+  return { line: e.lineNumber, column: e.column + 1 };
+}
+
 export function parseConfig(text: string, file: string): ParseResult {
   const errors: ConfigError[] = [];
   const report = (node: AST.TOMLNode, message: string): void => {
@@ -91,8 +106,8 @@ export function parseConfig(text: string, file: string): ParseResult {
     program = parseTOML(source);
   } catch (e) {
     if (e instanceof ParseError) {
-      const message = e.message.replace(/\.$/, '');
-      return { ok: false, errors: [{ file, line: e.lineNumber, column: e.column + 1, message: `TOML syntax error: ${message}; fix the syntax here (strings need double quotes, one key = value per line)` }] };
+      const message = `TOML syntax error: ${e.message.replace(/\.$/, '')}; fix the syntax here (strings need double quotes, one key = value per line)`;
+      return { ok: false, errors: [{ file, ...syntaxErrorPosition(source, e), message }] };
     }
     return { ok: false, errors: [{ file, line: 0, column: 0, message: `could not parse the file: ${String(e)}` }] };
   }
@@ -143,7 +158,9 @@ function collectTopLevelKey(kv: AST.TOMLKeyValue, daemonItems: Item[], deviceBlo
     }
     return;
   }
-  if ((DEVICE_KEYS as readonly string[]).includes(head)) {
+  if (head === 'driver') {
+    report(kv.key, '"driver" is outside any table; add a [daemon] line above it (the default driver) or a [[device]] line (one device\'s driver)');
+  } else if ((DEVICE_KEYS as readonly string[]).includes(head)) {
     report(kv.key, `"${head}" is outside any table; add a [[device]] line above it`);
   } else if ((DAEMON_KEYS as readonly string[]).includes(head)) {
     report(kv.key, `"${head}" is outside any table; add a [daemon] line above it`);
