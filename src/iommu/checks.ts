@@ -166,6 +166,9 @@ function interruptRemapping({ facts, dmaRemapping }: Context): Check {
     return warn(name, 'Unknown: /proc/interrupts could not be read');
   }
   if (!dmaRemapping) return warn(name, 'Not seen (no IR- interrupt chips in /proc/interrupts): expected while DMA remapping is off; recheck after fixing dma-remapping');
+  if (facts.kernelConfig?.CONFIG_IRQ_REMAP === 'n') {
+    return warn(name, `Interrupt remapping is off: this kernel is built without it (CONFIG_IRQ_REMAP is not set in /boot/config-${facts.kernelRelease ?? '<release>'}), so starting a VM with a passed-through device fails with "No interrupt remapping support" (EPERM). Fix: boot a kernel built with CONFIG_IRQ_REMAP=y (Debian and Proxmox kernels are)`);
+  }
   const intremapOff = paramTokens(facts.cmdline, 'intremap', 'off');
   const fix = intremapOff.length > 0
     ? `${removeParamAdvice(intremapOff, facts)}, then reboot`

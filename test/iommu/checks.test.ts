@@ -134,6 +134,21 @@ describe('verifyIommu', () => {
     expect(check(verifyIommu(facts, groups(5), []), 'interrupt-remapping').message).toContain('Fix: remove `intremap=off`');
   });
 
+  it('a kernel built without CONFIG_IRQ_REMAP is named as the cause', () => {
+    const facts = intelHostFacts({ interruptRemapping: 'not-seen', kernelConfig: { CONFIG_IRQ_REMAP: 'n' } });
+    const ir = check(verifyIommu(facts, groups(5), []), 'interrupt-remapping');
+    expect(ir.status).toBe('warn');
+    expect(ir.message).toContain('CONFIG_IRQ_REMAP is not set in /boot/config-6.8.12-4-pve');
+  });
+
+  it('on a non-x86 host the missing IR- chips are not held against it', () => {
+    const facts = intelHostFacts({ cpuVendor: null, cpuFlags: [], acpiTables: ['IORT'], iommuUnits: [{ name: 'smmu3.0x0000000005000000', kind: 'other' }], interruptRemapping: 'not-seen' });
+    const report = verifyIommu(facts, groups(5), []);
+    expect(report.kind).toBe('other');
+    expect(check(report, 'interrupt-remapping').status).toBe('pass');
+    expect(check(report, 'virtualization').status).toBe('pass');
+  });
+
   it('allow_unsafe_interrupts=Y without remapping: unsafe-allowed', () => {
     const report = verifyIommu(intelHostFacts({ interruptRemapping: 'not-seen', allowUnsafeInterrupts: true }), groups(5), []);
     expect(report.interruptRemapping).toBe('unsafe-allowed');
