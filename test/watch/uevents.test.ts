@@ -48,7 +48,7 @@ function alive(pid: number): boolean {
   }
 }
 
-function once<T>(w: UeventWatcher, event: 'down'): Promise<MonitorDown>;
+function once(w: UeventWatcher, event: 'down'): Promise<MonitorDown>;
 function once(w: UeventWatcher, event: 'restart' | 'ready'): Promise<void>;
 function once(w: UeventWatcher, event: 'down' | 'restart' | 'ready'): Promise<unknown> {
   return new Promise((resolve) => {
