@@ -227,7 +227,7 @@ function staleVirqfd({ facts }: Context): Check {
   if (version && (version[0] < 6 || (version[0] === 6 && version[1] < 2))) {
     return pass(name, `vfio_virqfd is listed (${where}); kernel ${facts.kernelRelease} still has it as a separate module, so this is correct today. When you move to kernel 6.2 or newer (where it is part of vfio), delete ${where}${rebuild}`);
   }
-  const kernel = version ? `kernel ${facts.kernelRelease} has no vfio_virqfd module (merged into vfio since 6.2)` : 'vfio_virqfd was merged into vfio in kernel 6.2 (this kernel\'s version is unknown)';
+  const kernel = version ? `Kernel ${facts.kernelRelease} has no vfio_virqfd module (merged into vfio since 6.2)` : 'vfio_virqfd was merged into vfio in kernel 6.2 (this kernel\'s version is unknown)';
   return warn(name, `${kernel}, so loading it fails at boot ("Module vfio_virqfd not found") and can break initramfs builds. Fix: delete ${where}${rebuild}`);
 }
 
