@@ -94,7 +94,7 @@ export function entriesFromModprobe(lines: ModprobeIdsLine[]): { entries: Device
         address: null,
         id: { vendor, device },
         subsystem: subvendor === ANY_ID && subdevice === ANY_ID ? null : { vendor: subvendor, device: subdevice },
-        classMatch: mask === 0 ? null : { classCode: cls & mask & 0xffffff, mask: mask & 0xffffff },
+        classMatch: mask === 0 ? null : { classCode: cls & 0xffffff, mask: mask & 0xffffff },
         functions: 'one',
         // The line configures vfio-pci itself, whatever [daemon] driver says.
         driver: 'vfio-pci',

@@ -284,3 +284,37 @@ subsystem = "1028:1234"
     expect(all.map((e) => `${e.line}:${e.column}`)).toEqual(['2:17', '3:13', '6:11', '8:1', '9:1']);
   });
 });
+
+describe('never throws', () => {
+  it.each([
+    'device = [1, { address = "01:00.0" }]',
+    'device = "01:00.0"',
+    'device.address = "01:00.0"',
+    '[[device.x]]',
+    'daemon = []',
+    '"" = 1',
+    '[daemon]\n"" = 1',
+    '[[device]]\naddress = 1979-05-27T07:32:00Z',
+    '[[device]]\naddress = { bus = 1 }',
+    'x = [[[[[[[[[[1]]]]]]]]]]',
+    '\u0000\u0001',
+    '[[device]]\n'.repeat(200),
+    '[a.b.c]\n[a]\n',
+    '[[device]]\naddress = "01:00.0"\n[[device]]\naddress = "01:00.0"\n[[device]]\naddress = "01:00.0"',
+  ])('returns errors for %j', (text) => {
+    const result = parseConfig(text, FILE);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.errors.length).toBeGreaterThan(0);
+      for (const e of result.errors) {
+        expect(e.file).toBe(FILE);
+        expect(e.message.length).toBeGreaterThan(10);
+        expect(e.line).toBeGreaterThanOrEqual(1);
+      }
+    }
+  });
+
+  it('a multi-line schedule string is trimmed and accepted', () => {
+    expect(valid('[daemon]\ncheck_schedule = """\n*/5 * * * *\n"""\n').daemon.checkSchedule).toBe('*/5 * * * *');
+  });
+});
