@@ -17,8 +17,9 @@ try {
     minifySyntax: true,
     legalComments: 'none',
     logLevel: 'warning',
-    // dbus-next's optional native helper for abstract sockets; never installed, never needed.
-    external: ['usocket'],
+    // dbus-next's optional extras: a native helper for abstract sockets and X11 session-bus discovery;
+    // neither is installed nor needed for the system bus or a unix:path= address.
+    external: ['usocket', 'x11'],
     define: {
       __PKG_VERSION__: JSON.stringify(pkg.version),
       // ESM dependencies (execa) read import.meta.url; in a CJS bundle that is this file's URL.

@@ -84,23 +84,18 @@ export async function main(argv: string[]): Promise<number> {
 
   // Subscribe to uevents before the first scan, so nothing that happens in between is missed.
   const uevents = watchUevents({ command: [values.udevadm ?? 'udevadm', 'monitor', '--kernel', '--property', '--subsystem-match=pci'] });
-  uevents.on('uevent', (e: { action: string; props: Record<string, string> }) => {
-    if (!daemon.isStarted) return;
-    const slot = e.props.PCI_SLOT_NAME ?? '?';
-    daemon.queue.trigger(`uevent ${e.action} ${slot}`);
+  uevents.on('uevent', (e) => {
+    if (!daemonStarted) return;
+    daemon.queue.trigger(`uevent ${e.action} ${e.props.PCI_SLOT_NAME ?? '?'}`);
   });
+  uevents.on('down', (d) => log.warn(`uevent watcher down (${d.reason}); retrying in ${Math.round(d.retryInMs / 1000)} s`));
   uevents.on('restart', () => {
-    log.warn('udevadm monitor exited; restarted it and rescanning');
-    if (daemon.isStarted) daemon.queue.trigger('uevent-restart');
+    log.info('uevent watcher listening again; rescanning');
+    if (daemonStarted) daemon.queue.trigger('uevent-restart');
   });
-  uevents.on('error', (e: Error) => log.warn(`uevent watcher: ${e.message}`));
-  await Promise.race([
-    new Promise<void>((resolve) => uevents.once('ready', () => resolve())),
-    new Promise<void>((resolve) => setTimeout(() => {
-      log.warn('udevadm monitor is not ready after 5 s; hotplug is seen only by the periodic check until it is');
-      resolve();
-    }, 5000).unref()),
-  ]);
+  if (!(await uevents.whenReady(5000))) {
+    log.warn('udevadm monitor is not listening; hotplug is seen by the periodic check until it is');
+  }
 
   await daemon.start();
   daemonStarted = true;
@@ -132,7 +127,7 @@ export async function main(argv: string[]): Promise<number> {
       });
     } catch (e) {
       log.error(`cannot publish on D-Bus (${(e as Error).message}); exiting so systemd retries`);
-      uevents.stop();
+      await uevents.stop();
       await daemon.queue.stop();
       return 1;
     }
@@ -147,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
     log.info('stopping (devices stay as they are)');
     await sdNotify({ stopping: true }).catch(() => undefined);
     schedule?.stop();
-    uevents.stop();
+    await uevents.stop();
     await configWatch.close();
     await daemon.queue.stop();
     await bus?.close().catch(() => undefined);
