@@ -106,7 +106,10 @@ export function parseConfig(text: string, file: string): ParseResult {
     program = parseTOML(source);
   } catch (e) {
     if (e instanceof ParseError) {
-      const message = `TOML syntax error: ${e.message.replace(/\.$/, '')}; fix the syntax here (strings need double quotes, one key = value per line)`;
+      const fix = /multiple times/.test(e.message)
+        ? 'remove the repeated key or table, or merge the two'
+        : 'fix the syntax here (strings need double quotes, one key = value per line)';
+      const message = `TOML syntax error: ${e.message.replace(/\.$/, '')}; ${fix}`;
       return { ok: false, errors: [{ file, ...syntaxErrorPosition(source, e), message }] };
     }
     return { ok: false, errors: [{ file, line: 0, column: 0, message: `could not parse the file: ${String(e)}` }] };

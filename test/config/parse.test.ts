@@ -130,7 +130,7 @@ describe('syntax errors', () => {
 
   it('reports a key defined twice where the second one is', () => {
     expectOneError('[daemon]\ndriver = "a"\ndriver = "b"\n', 3, 1, 'multiple times');
-    expectOneError('[daemon]\n[daemon]\n', 2, 2, 'multiple times');
+    expectOneError('[daemon]\n[daemon]\n', 2, 2, 'multiple times', 'remove the repeated key or table');
   });
 
   it('formats as FILE:LINE:COL: message', () => {
