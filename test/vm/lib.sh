@@ -1,0 +1,170 @@
+# Host side of the VM harness, sourced by run.sh and demo.sh.
+# Boots the guest built by build-image.sh with a chosen device set, talks QMP, waits with timeouts,
+# and always kills its own QEMU by PID.
+# shellcheck shell=bash
+
+VM_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+VM_REPO=$(cd "$VM_HERE/../.." && pwd)
+VM_CACHE=${VM_CACHE:-$VM_REPO/.cache/vm}
+VM_RUNS=${VM_RUNS:-$VM_CACHE/runs}
+VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-600}   # seconds from QEMU start to its exit, per boot (TCG is slow)
+VM_PID=""
+VM_RUN=""
+
+vm_log() { echo "[vm $(date +%T)] $*" >&2; }
+
+# vm_image [--deb PATH]: build or reuse the cached kernel/initrd/image; sets VM_KERNEL VM_INITRD VM_IMAGE.
+vm_image() {
+  local env
+  env=$(bash "$VM_HERE/build-image.sh" --print-env "$@") || return 1
+  eval "$env"
+}
+
+# KVM only when /dev/kvm really works (present, openable, and QEMU can start with it); else TCG.
+vm_accel() {
+  if [ -z "${VM_ACCEL:-}" ]; then
+    VM_ACCEL=tcg
+    if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
+      echo quit | timeout 20 qemu-system-x86_64 -accel kvm -M none -display none -nodefaults -monitor stdio >/dev/null 2>&1; then
+      VM_ACCEL=kvm
+    fi
+  fi
+  echo "$VM_ACCEL"
+}
+
+# --- device sets: vm_devices_reset, then add what a scenario needs --------------------------
+vm_devices_reset() {
+  VM_ARGS=()
+  VM_APPEND="console=ttyS0 root=/dev/vda rw panic=-1 loglevel=4"
+}
+# Intel VT-d with interrupt remapping (needs the split irqchip) and the kernel flag.
+vm_add_iommu() {
+  VM_ARGS+=(-device intel-iommu,intremap=on,caching-mode=on)
+  VM_APPEND+=" intel_iommu=on"
+}
+# "GPU + HDMI audio": one multifunction slot behind root port rp1 (guest 0000:01:00.0 and .1).
+vm_add_gpu_audio() {
+  VM_ARGS+=(-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=0x2.0x0,multifunction=on
+    -device VGA,id=gpu0,bus=rp1,addr=0x0.0x0,multifunction=on
+    -device ich9-intel-hda,id=hda0,bus=rp1,addr=0x0.0x1
+    -audiodev none,id=snd0 -device hda-duplex,bus=hda0.0,audiodev=snd0)
+}
+# Spare NIC (e1000e, 8086:10d3) behind its own root port rp2 (guest 0000:02:00.0), link not configured.
+vm_add_spare_nic() {
+  VM_ARGS+=(-device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2,addr=0x2.0x1
+    -netdev user,id=spare,restrict=on -device e1000e,id=nic1,netdev=spare,bus=rp2)
+}
+# QEMU's edu device (1234:11e8): no driver in any kernel (guest 0000:00:04.0).
+vm_add_edu() { VM_ARGS+=(-device edu,id=edu0,bus=pcie.0,addr=0x4); }
+# An empty root port rp3 (guest bus 03) for QMP device_add.
+vm_add_free_port() {
+  VM_ARGS+=(-device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,slot=3,addr=0x2.0x2)
+}
+# A PCIe-to-PCI bridge behind root port rp4 with two conventional devices that therefore share
+# one IOMMU group with the bridge: an e1000 NIC (8086:100e) and an i6300esb watchdog (8086:25ab).
+vm_add_legacy_bridge() {
+  VM_ARGS+=(-device pcie-root-port,id=rp4,bus=pcie.0,chassis=4,slot=4,addr=0x2.0x3
+    -device pcie-pci-bridge,id=pbr0,bus=rp4
+    -netdev user,id=legacy,restrict=on -device e1000,id=nic2,netdev=legacy,bus=pbr0,addr=0x1
+    -device i6300esb,id=wdt0,bus=pbr0,addr=0x2)
+}
+# The set the issue describes: IOMMU, GPU+audio, spare NIC, edu, a free hotplug port.
+vm_devices_standard() {
+  vm_devices_reset; vm_add_iommu; vm_add_gpu_audio; vm_add_spare_nic; vm_add_edu; vm_add_free_port
+}
+
+# vm_start NAME [SCENARIO_DIR]: boot in the background; results land in $VM_RUN/share/out/boot-N.
+# Set VM_REBOOT=1 to let a guest reboot (the reboot scenario); otherwise a reboot ends QEMU.
+vm_start() {
+  local name=$1 scenario=${2:-}
+  VM_RUN=$VM_RUNS/$name
+  rm -rf "$VM_RUN"; mkdir -p "$VM_RUN/share/sync"
+  if [ -n "$scenario" ]; then
+    cp -a "$scenario" "$VM_RUN/share/scenario"
+    chmod 0755 "$VM_RUN/share/scenario/"*.sh 2>/dev/null || true
+  fi
+  local accel; accel=$(vm_accel)
+  local cmd=(qemu-system-x86_64 -accel "$accel" -M q35,kernel-irqchip=split -m 1536 -smp 2
+    -display none -nodefaults -serial "file:$VM_RUN/serial.log"
+    -kernel "$VM_KERNEL" -initrd "$VM_INITRD"
+    # snapshot=on: the cached image is never written; guest writes live until QEMU exits (so they
+    # survive a guest reboot, which the reboot scenario relies on).
+    -drive "file=$VM_IMAGE,format=raw,if=none,id=root,cache=unsafe,snapshot=on"
+    -device virtio-blk-pci,drive=root,bus=pcie.0,addr=0x5
+    -netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0,bus=pcie.0,addr=0x3
+    -fsdev "local,id=fs0,path=$VM_RUN/share,security_model=none"
+    -device virtio-9p-pci,fsdev=fs0,mount_tag=share,bus=pcie.0,addr=0x6
+    -qmp "unix:$VM_RUN/qmp.sock,server=on,wait=off"
+    "${VM_ARGS[@]}" -append "$VM_APPEND")
+  [ "${VM_REBOOT:-0}" = 1 ] || cmd+=(-no-reboot)
+  printf '%q ' "${cmd[@]}" >"$VM_RUN/qemu-cmdline.txt"
+  VM_START_NS=$(date +%s%N)
+  "${cmd[@]}" </dev/null >"$VM_RUN/qemu.log" 2>&1 &
+  VM_PID=$!
+  vm_log "$name: QEMU pid $VM_PID ($accel)"
+}
+
+vm_running() { [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; }
+vm_elapsed() { echo $(( ($(date +%s%N) - VM_START_NS) / 1000000000 )); }
+
+# Kill our QEMU (by PID only) and reap it.
+vm_kill() {
+  if vm_running; then
+    kill "$VM_PID" 2>/dev/null
+    for _ in $(seq 50); do vm_running || break; sleep 0.1; done
+    vm_running && kill -9 "$VM_PID" 2>/dev/null
+  fi
+  [ -z "$VM_PID" ] || wait "$VM_PID" 2>/dev/null
+  VM_PID=""
+}
+
+# vm_wait_exit [SECONDS]: wait for the guest to power off; on timeout kill QEMU and fail.
+vm_wait_exit() {
+  local limit=${1:-$VM_BOOT_TIMEOUT}
+  while vm_running; do
+    if [ "$(vm_elapsed)" -ge "$limit" ]; then
+      vm_log "timeout after ${limit}s: killing QEMU $VM_PID"
+      vm_kill; VM_WALL=$limit; return 1
+    fi
+    sleep 1
+  done
+  wait "$VM_PID" 2>/dev/null; VM_PID=""
+  VM_WALL=$(vm_elapsed)
+}
+
+# vm_wait_guest NAME [SECONDS]: wait for the guest's signal_host NAME (a file in the share).
+vm_wait_guest() {
+  local f=$VM_RUN/share/sync/$1 limit=${2:-$VM_BOOT_TIMEOUT}
+  until [ -e "$f" ]; do
+    vm_running || { vm_log "QEMU exited while waiting for guest signal '$1'"; return 1; }
+    [ "$(vm_elapsed)" -lt "$limit" ] || { vm_log "no guest signal '$1' after ${limit}s"; return 1; }
+    sleep 0.5
+  done
+}
+# vm_signal_guest NAME: the guest's wait_host NAME returns.
+vm_signal_guest() { date +%s.%N >"$VM_RUN/share/sync/$1"; }
+
+# vm_qmp 'JSON command' ...: run QMP commands, print the replies (one JSON object per line).
+vm_qmp() {
+  local input='{"execute":"qmp_capabilities"}'$'\n' c
+  for c in "$@"; do input+=$c$'\n'; done
+  printf '%s' "$input" | timeout 20 socat -t 3 - "UNIX-CONNECT:$VM_RUN/qmp.sock"
+}
+
+vm_out() { echo "$VM_RUN/share/out/boot-${1:-1}"; }
+vm_last_boot() { ls -d "$VM_RUN"/share/out/boot-* 2>/dev/null | sort -V | tail -1; }
+
+# Everything a failing scenario should show: serial console and the guest journal's tail.
+vm_dump() {
+  local out; out=$(vm_last_boot)
+  echo "----- serial log (last 80 lines): $VM_RUN/serial.log"
+  tail -n 80 "$VM_RUN/serial.log" 2>/dev/null
+  if [ -n "$out" ]; then
+    echo "----- guest journal (last 60 lines): $out/journal.txt"
+    tail -n 60 "$out/journal.txt" 2>/dev/null
+    echo "----- pcie-passthroughd journal (last 40 lines): $out/journal-daemon.txt"
+    tail -n 40 "$out/journal-daemon.txt" 2>/dev/null
+    [ ! -s "$out/main.log" ] || { echo "----- scenario output: $out/main.log"; tail -n 40 "$out/main.log"; }
+  fi
+  echo "-----"
+}

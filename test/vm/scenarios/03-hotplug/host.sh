@@ -1,0 +1,26 @@
+title="3 hotplug: QMP device_add of a configured id is bound within seconds; device_del removes it"
+devices() { vm_devices_standard; }
+drive() {
+  vm_wait_guest ready-for-add || return 1
+  vm_qmp '{"execute":"device_add","arguments":{"driver":"qemu-xhci","id":"hp1","bus":"rp3"}}' >"$VM_RUN/qmp-add.txt"
+  vm_signal_guest added
+  vm_wait_guest checked-add || return 1
+  vm_qmp '{"execute":"device_del","arguments":{"id":"hp1"}}' >"$VM_RUN/qmp-del.txt"
+  vm_signal_guest removed
+}
+check() {
+  O=$(vm_out 1)
+  expect_no_grep "QMP device_add accepted" "$VM_RUN/qmp-add.txt" '"error"'
+  expect_eq "hot-added 03:00.0 appeared in the guest" "$(rc_of appeared)" 0
+  expect_eq "hot-added 03:00.0 ended on vfio-pci (took $(cat "$O/bound-after.txt" 2>/dev/null)s)" "$(rc_of bound-after)" 0
+  local secs; secs=$(cat "$O/bound-after.txt" 2>/dev/null)
+  expect "bound within 15 s of appearing (${secs}s)" awk -v s="$secs" 'BEGIN { exit !(s != "" && s + 0 <= 15) }'
+  expect_eq "lspci -nnk: driver in use vfio-pci" "$(lspci_driver 0000:03:00.0 "$O/lspci-added.txt")" vfio-pci
+  expect_eq "D-Bus object for 03:00.0 appeared, State bound" "$(prop_value state-added)" bound
+  expect_grep "journal: 03:00.0 bound" "$O/journal-added.txt" '(?i)03:00\.0.*bound|bound.*03:00\.0'
+  expect_no_grep "QMP device_del accepted" "$VM_RUN/qmp-del.txt" '"error"'
+  expect_eq "03:00.0 gone from the guest after device_del" "$(rc_of gone-after)" 0
+  expect_eq "D-Bus object for 03:00.0 removed" "$(rc_of object-gone-after)" 0
+  expect_eq "GetManagedObjects no longer lists 03:00.0" "$(managed_states "$O/managed-removed.txt" | grep -c '^0000:03:00\.0 ')" 0
+  expect_grep "daemon still active after the removal" "$O/after-status.txt" 'Active: active \(running\)'
+}
