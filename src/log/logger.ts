@@ -52,13 +52,14 @@ export function resolveFormat(format: LogFormat, env: Record<string, string | un
 
 let stdoutGuarded = false;
 
-/** Writes to stdout; a closed pipe (EPIPE) must not crash the daemon. */
+/**
+ * Writes to stdout. A closed pipe (EPIPE, e.g. `pcie-passthroughd | head`) or a journald restart
+ * must not crash the daemon; there is nowhere left to report it, so the error is dropped.
+ */
 function writeStdout(line: string): void {
   if (!stdoutGuarded) {
     stdoutGuarded = true;
-    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE') throw error;
-    });
+    process.stdout.on('error', () => undefined);
   }
   process.stdout.write(line);
 }
