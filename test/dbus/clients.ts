@@ -80,7 +80,10 @@ export async function monitorSignals(address: string): Promise<SignalMonitor> {
     waitFor(pred) {
       const seen = signals.find(pred);
       if (seen) return Promise.resolve([...signals]);
-      return new Promise((resolve) => waiters.push({ pred, resolve }));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`expected signal not seen within 5 s; saw: ${JSON.stringify(signals.map((x) => x.member))}`)), 5000);
+        waiters.push({ pred, resolve: (all) => (clearTimeout(timer), resolve(all)) });
+      });
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
