@@ -94,20 +94,30 @@ function readDevice(dir: string, address: Address): DeviceCore | null {
     // The kernel prints an unset override as "(null)".
     driverOverride: override === null || override === '' || override === '(null)' ? null : override,
     iommuGroup: group === null ? null : Number(group),
-    bootVga: readAttr(join(dir, 'boot_vga')) === '1',
+    // The kernel creates boot_vga for display-class devices only; skip a certain ENOENT for the rest.
+    bootVga: classCode >> 16 === 0x03 && readAttr(join(dir, 'boot_vga')) === '1',
     sriovNumVfs: numVfs === null || numVfs === '' ? null : Number(numVfs),
     physfn: linkBase(join(dir, 'physfn')),
   };
 }
 
-function readGroups(root: string): IommuGroup[] {
+/**
+ * Groups with their members. Members come from the devices' own `iommu_group` links (already read;
+ * the kernel creates both directions together), which saves a directory listing per group.
+ */
+function readGroups(root: string, devices: DeviceCore[]): IommuGroup[] {
+  const members = new Map<number, Address[]>();
+  for (const d of devices) {
+    if (d.iommuGroup !== null) members.set(d.iommuGroup, [...(members.get(d.iommuGroup) ?? []), d.address]);
+  }
   const groupsDir = under(root, SYS_IOMMU_GROUPS);
   const groups: IommuGroup[] = [];
   for (const entry of list(groupsDir)) {
     const id = Number(entry);
     if (!Number.isInteger(id)) continue;
     const dir = join(groupsDir, entry);
-    groups.push({ id, devices: list(join(dir, 'devices')).sort(), type: readAttr(join(dir, 'type')), name: readAttr(join(dir, 'name')) });
+    // `name` exists only for named groups ("vfio-noiommu").
+    groups.push({ id, devices: (members.get(id) ?? []).sort(), type: readAttr(join(dir, 'type')), name: readAttr(join(dir, 'name')) });
   }
   return groups.sort((a, b) => a.id - b.id);
 }
@@ -151,7 +161,7 @@ export function readPciSync(root: string, opts: ReadPciOptions = {}): Omit<Snaps
   const names = loadPciNames(root, opts.pciIdsPath);
   return {
     devices: cores.map((core) => finish(core, slots, inUse, names)),
-    groups: readGroups(root),
+    groups: readGroups(root, cores),
     drivers: list(under(root, SYS_PCI_DRIVERS)).sort(),
   };
 }

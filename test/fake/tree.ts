@@ -189,17 +189,37 @@ class Builder {
     return join(this.root, ...parts);
   }
 
+  private readonly dirs = new Map<string, string>();
+  private readonly slots = new Map<string, number>();
+  private readonly vfCounts = new Map<string, number>();
+
   deviceDir(address: string): string {
+    const known = this.dirs.get(address);
+    if (known) return known;
     const d = this.spec.devices.find((x) => x.address === address);
     if (!d) throw new Error(`fake tree: no device ${address} in the spec`);
-    if (d.parent) return join(this.deviceDir(d.parent), address);
-    return this.p('sys/devices', `pci${address.slice(0, 7)}`, address);
+    const dir = d.parent ? join(this.deviceDir(d.parent), address) : this.p('sys/devices', `pci${address.slice(0, 7)}`, address);
+    this.dirs.set(address, dir);
+    return dir;
+  }
+
+  forgetSlots(): void {
+    this.slots.clear();
+  }
+
+  slotSize(address: string): number {
+    if (this.slots.size === 0) {
+      for (const x of this.spec.devices) {
+        const slot = x.address.slice(0, x.address.lastIndexOf('.'));
+        this.slots.set(slot, (this.slots.get(slot) ?? 0) + 1);
+      }
+    }
+    return this.slots.get(address.slice(0, address.lastIndexOf('.'))) ?? 0;
   }
 
   addDevice(d: DeviceSpec): void {
     const dir = this.deviceDir(d.address);
-    const slot = d.address.slice(0, d.address.lastIndexOf('.'));
-    const multifunction = this.spec.devices.some((x) => x !== d && x.address.startsWith(slot + '.'));
+    const multifunction = this.slotSize(d.address) > 1;
     mkdirSync(dir, { recursive: true });
     write(join(dir, 'vendor'), hex(d.vendor, 4));
     write(join(dir, 'device'), hex(d.device, 4));
@@ -222,7 +242,8 @@ class Builder {
     if (d.physfn) {
       const pf = this.deviceDir(d.physfn);
       link(pf, join(dir, 'physfn'));
-      const index = this.spec.devices.filter((x) => x.physfn === d.physfn).indexOf(d);
+      const index = this.vfCounts.get(d.physfn) ?? 0;
+      this.vfCounts.set(d.physfn, index + 1);
       link(dir, join(pf, `virtfn${index}`));
     }
     link(this.p('sys/bus/pci'), join(dir, 'subsystem'));
@@ -484,6 +505,7 @@ export async function buildHost(dir: string, spec: HostSpec): Promise<FakeHost> 
     env,
     deviceDir: (address) => builder.deviceDir(address),
     addDevice(device) {
+      builder.forgetSlots();
       specCopy.devices.push(structuredClone(device));
       builder.addDevice(specCopy.devices[specCopy.devices.length - 1]!);
     },
