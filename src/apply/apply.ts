@@ -114,7 +114,8 @@ async function runOne(port: BindingPort, a: Action, t: ApplyTimeouts): Promise<A
       try {
         await port.loadModule(a.driver, t.modprobeMs);
       } catch (err) {
-        throw new StepError('failed', `modprobe ${a.driver} failed: ${messageOf(err)}`, errnoOf(err));
+        // Under the unit (ProtectKernelModules=yes) only ExecStartPre can load modules.
+        throw new StepError('failed', `modprobe ${a.driver} failed (${messageOf(err)}); load it at boot with \`echo ${a.driver.replace(/-/g, '_')} > /etc/modules-load.d/${a.driver}.conf\`, or \`systemctl restart pcie-passthroughd\`, which loads vfio-pci before start`, errnoOf(err));
       }
       if (!(await port.driverRegistered(a.driver))) {
         throw new StepError('failed', `modprobe ${a.driver} succeeded but no PCI driver named ${a.driver} is registered`, null);

@@ -96,6 +96,7 @@ export class Daemon {
   }
 
   private async run(reasons: string[]): Promise<void> {
+    this.o.log.debug(`reconcile: ${reasons.join(', ')}`);
     if (reasons.some((r) => r === 'reload' || r.startsWith('config'))) await this.reloadConfig();
     if (reasons.some((r) => r === 'reload' || r === 'dbus-reconcile')) this.stuck.clear();
     const previous = this.last?.verdicts ?? [];

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { busError, startBusService, type BusService, type BusTarget } from '../dbus/index.js';
 import { createLogger, type LogFormat } from '../log/logger.js';
-import { DEFAULT_CONFIG_PATH } from '../paths.js';
+import { DEFAULT_CONFIG_PATH, under } from '../paths.js';
 import { createSysfsWriter } from '../sysfs/writer.js';
 import { VERSION } from '../version.js';
 import { watchConfigFile } from '../watch/config-watch.js';
@@ -133,7 +133,9 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  const configWatch = watchConfigFile(values.config ?? DEFAULT_CONFIG_PATH, (kind) => daemon.queue.trigger(`config ${kind}`));
+  const configWatch = watchConfigFile(under(root, values.config ?? DEFAULT_CONFIG_PATH), (kind) => daemon.queue.trigger(`config ${kind}`), {
+    onError: (e) => log.warn(`config watcher: ${e.message}`),
+  });
 
   let stopping = false;
   const shutdown = async (code: number): Promise<void> => {

@@ -1,0 +1,194 @@
+import { mkdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { busctl, monitorSignals } from '../dbus/clients.js';
+import { SEED, seedIntel } from '../fake/hosts.js';
+import { buildHost, tempTreeDir, type FakeHost } from '../fake/tree.js';
+import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import { runCtl } from '../helpers/run.js';
+
+const POLICY = join(process.cwd(), 'data/dbus/org.pciepassthroughd.conf');
+const NAME = 'org.pciepassthroughd';
+const MANAGER_PATH = '/org/pciepassthroughd';
+const MANAGER = 'org.pciepassthroughd.Manager1';
+const DEVICE = 'org.pciepassthroughd.Device1';
+const devPath = (a: string): string => `/org/pciepassthroughd/devices/pci_${a.replace(/[:.]/g, '_')}`;
+
+let host: FakeHost;
+let bus: PrivateBus;
+let daemon: RunningDaemon | null = null;
+
+const CONFIG = '/etc/pcie-passthroughd/config.toml';
+function writeConfig(text: string): void {
+  mkdirSync(join(host.root, 'etc/pcie-passthroughd'), { recursive: true });
+  writeFileSync(join(host.root, CONFIG), text);
+}
+/** How editors and config management save: write a temp file, rename it over the config. */
+function writeConfigAtomically(text: string): void {
+  const tmp = join(host.root, 'etc/pcie-passthroughd/.config.toml.tmp');
+  writeFileSync(tmp, text);
+  renameSync(tmp, join(host.root, CONFIG));
+}
+const driverOf = (address: string): string | null => {
+  try {
+    return basename(readlinkSync(join(host.deviceDir(address), 'driver')));
+  } catch {
+    return null;
+  }
+};
+
+async function getProp(path: string, iface: string, prop: string, asNobody = false): Promise<unknown> {
+  const r = await busctl(bus.address, ['--json=short', 'get-property', NAME, path, iface, prop], { asNobody });
+  if (r.exitCode !== 0) throw new Error(`get-property ${prop}: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { data: unknown }).data;
+}
+
+async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (ok(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const reconciles = (d: RunningDaemon, reason: RegExp): number => d.logs.filter((l) => /^reconcile: /.test(l.msg) && reason.test(l.msg)).length;
+
+beforeEach(async () => {
+  host = await buildHost(tempTreeDir(), seedIntel());
+  bus = await startPrivateBus({ policyFiles: [POLICY] });
+});
+
+afterEach(async () => {
+  await daemon?.stop('SIGKILL');
+  daemon = null;
+  await bus.stop();
+  host.cleanup();
+});
+
+async function started(extra: string[] = []): Promise<RunningDaemon> {
+  daemon = startDaemon(host, bus.address, extra);
+  await daemon.waitForLog((l) => l.msg === 'ready');
+  return daemon;
+}
+
+describe('pcie-passthroughd on a private bus and a fake kernel', () => {
+  it('binds at start, then real clients read the same states: properties, GetManagedObjects, Plan', async () => {
+    writeConfig(`[[device]]\naddress = "${SEED.gpu}"\nfunctions = "all"\n`);
+    const d = await started();
+    expect(driverOf(SEED.gpu)).toBe('vfio-pci');
+    expect(driverOf(SEED.gpuAudio)).toBe('vfio-pci');
+    // one journal line per binding, device address first
+    expect(d.logs.filter((l) => l.msg.startsWith(`${SEED.gpu}: bound to vfio-pci (was nvidia)`))).toHaveLength(1);
+
+    expect(await getProp(MANAGER_PATH, MANAGER, 'State')).toBe('ready');
+    expect(await getProp(MANAGER_PATH, MANAGER, 'BoundCount')).toBe(2);
+    expect(await getProp(MANAGER_PATH, MANAGER, 'IommuEnabled')).toBe(true);
+    expect(await getProp(devPath(SEED.gpu), DEVICE, 'State')).toBe('bound');
+    expect(await getProp(devPath(SEED.gpu), DEVICE, 'Driver')).toBe('vfio-pci');
+    expect(await getProp(devPath(SEED.sata), DEVICE, 'State')).toBe('host');
+
+    const objects = await busctl(bus.address, ['--json=short', 'call', NAME, MANAGER_PATH, 'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects']);
+    const tree = (JSON.parse(objects.stdout) as { data: [Record<string, Record<string, Record<string, { data: unknown }>>>] }).data[0];
+    expect(tree[devPath(SEED.gpuAudio)]?.[DEVICE]?.State?.data).toBe('bound');
+    expect(Object.keys(tree).length).toBe(host.spec.devices.length);
+
+    const plan = await busctl(bus.address, ['--json=short', 'call', NAME, MANAGER_PATH, MANAGER, 'Plan'], { asNobody: true });
+    expect(plan.exitCode).toBe(0);
+    expect((JSON.parse(plan.stdout) as { data: [unknown[]] }).data[0]).toEqual([]);
+
+    // the CLI asks the daemon, not sysfs
+    const status = await runCtl(['--bus', bus.address, 'status', '--json'], host.env);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout).manager.State).toBe('ready');
+  });
+
+  it('non-root users can read but Reconcile() and Reload() are refused with AccessDenied, nothing changed', async () => {
+    await started();
+    writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n`); // would bind on the next reconcile
+    expect(await getProp(MANAGER_PATH, MANAGER, 'ManagedCount', true)).toBe(0);
+    const refused = await busctl(bus.address, ['call', NAME, MANAGER_PATH, MANAGER, 'Reconcile'], { asNobody: true });
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toMatch(/Access denied|AccessDenied/i);
+    const reload = await busctl(bus.address, ['call', NAME, MANAGER_PATH, MANAGER, 'Reload'], { asNobody: true });
+    expect(reload.exitCode).not.toBe(0);
+    expect(driverOf(SEED.spareNic)).toBe('igb');
+    // root may
+    const ok = await busctl(bus.address, ['--json=short', 'call', NAME, MANAGER_PATH, MANAGER, 'Reload']);
+    expect(ok.exitCode).toBe(0);
+    expect(driverOf(SEED.spareNic)).toBe('vfio-pci');
+  });
+
+  it('config edits (atomic rename, in-place write) are applied once each; a broken config changes nothing and is reported; fixing it recovers', async () => {
+    writeConfig(`# nothing yet\n`);
+    const d = await started();
+    const before = reconciles(d, /config/);
+
+    writeConfigAtomically(`[[device]]\naddress = "${SEED.spareNic}"\n`);
+    await d.waitForLog((l) => l.msg.startsWith(`${SEED.spareNic}: bound to vfio-pci`));
+    expect(driverOf(SEED.spareNic)).toBe('vfio-pci');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(reconciles(d, /config/) - before).toBe(1);
+
+    writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\nallow_in_use = "yes"\n`);
+    const error = await d.waitForLog((l) => /config\.toml:3:\d+: /.test(l.msg));
+    expect(error.level).toBeGreaterThanOrEqual(50);
+    const configError = await until(() => getProp(MANAGER_PATH, MANAGER, 'ConfigError'), (v) => v !== '');
+    expect(configError).toMatch(/config\.toml:3:\d+: .*allow_in_use/);
+    expect(await getProp(MANAGER_PATH, MANAGER, 'State')).toBe('degraded');
+    expect(driverOf(SEED.spareNic)).toBe('vfio-pci'); // the last good config stays in force
+
+    writeConfig(`[[device]]\naddress = "${SEED.gpu}"\n`);
+    await d.waitForLog((l) => l.msg.startsWith(`${SEED.gpu}: bound to vfio-pci`));
+    expect(await until(() => getProp(MANAGER_PATH, MANAGER, 'ConfigError'), (v) => v === '')).toBe('');
+    // dropped from config: given back to its host driver (on_remove = "release" by default)
+    await d.waitForLog((l) => l.msg.startsWith(`${SEED.spareNic}: returned to igb`));
+    expect(driverOf(SEED.spareNic)).toBe('igb');
+  });
+
+  it('hotplug: a configured id appearing is bound and its object announced with InterfacesAdded; removal removes it', async () => {
+    writeConfig(`[[device]]\nid = "8086:10d3"\n`);
+    const d = await started();
+    const monitor = await monitorSignals(bus.address);
+    try {
+      const address = '0000:06:00.0';
+      host.addDevice({ address, parent: SEED.spareNicRootPort, vendor: 0x8086, device: 0x10d3, classCode: 0x020000, driver: 'e1000e', group: 20 });
+      d.uevent('add', address);
+      d.uevent('bind', address, { DRIVER: 'e1000e' });
+      await d.waitForLog((l) => l.msg.startsWith(`${address}: bound to vfio-pci (was e1000e)`));
+      const seen = await monitor.waitFor((s) => s.member === 'InterfacesAdded' && JSON.stringify(s.payload).includes(devPath(address)));
+      expect(seen.filter((s) => s.member === 'InterfacesAdded')).toHaveLength(1); // not the initial population
+      expect(await getProp(devPath(address), DEVICE, 'State')).toBe('bound');
+
+      host.removeDevice(address);
+      d.uevent('remove', address);
+      await monitor.waitFor((s) => s.member === 'InterfacesRemoved' && JSON.stringify(s.payload).includes(devPath(address)));
+    } finally {
+      await monitor.stop();
+    }
+  });
+
+  it('SIGHUP re-reads the config; SIGTERM exits 0, releases the name and leaves devices bound', async () => {
+    const d = await started();
+    writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n`);
+    d.child.kill('SIGHUP');
+    await d.waitForLog((l) => l.msg.startsWith(`${SEED.spareNic}: bound to vfio-pci`));
+    expect(await d.stop('SIGTERM')).toBe(0);
+    expect(driverOf(SEED.spareNic)).toBe('vfio-pci');
+    const names = await busctl(bus.address, ['list', '--no-pager']);
+    expect(names.stdout).not.toContain(NAME);
+    daemon = null;
+  });
+
+  it('losing the bus: exits non-zero so systemd restarts it; restarted, it finds everything already right', async () => {
+    writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n`);
+    const d = await started();
+    await bus.stop();
+    expect(await d.exited).not.toBe(0);
+    bus = await startPrivateBus({ policyFiles: [POLICY] });
+    const again = await started();
+    expect(again.logs.some((l) => l.msg.includes('bound to'))).toBe(false); // idempotent restart
+    expect(await getProp(devPath(SEED.spareNic), DEVICE, 'State')).toBe('bound');
+  });
+});
