@@ -3,8 +3,7 @@
  * make it the host's own, plus IOMMU groups and registered drivers. Synchronous reads: sysfs attributes
  * are generated in memory, so a read returns at once and needs no thread-pool round trip per file.
  */
-import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { slotOf, type Address, type IommuGroup, type InUse, type PciDevice, type Snapshot } from '../model.js';
 import { SYS_IOMMU_GROUPS, SYS_PCI_DEVICES, SYS_PCI_DRIVERS, under } from '../paths.js';
 import { readInUse } from './inuse.js';
@@ -66,7 +65,7 @@ function list(dir: string): string[] {
 
 /** Header type from config byte 0x0e without the multifunction bit; class-based guess when config is unreadable. */
 function readHeaderType(dir: string, classCode: number): number {
-  const n = readInto(join(dir, 'config'), 64);
+  const n = readInto(dir + '/config', 64);
   if (n !== null && n > 0x0e) return scratch[0x0e]! & 0x7f;
   return classCode >> 8 === 0x0604 || classCode >> 8 === 0x0609 ? 1 : 0;
 }
@@ -75,29 +74,31 @@ type DeviceCore = Omit<PciDevice, 'slotSiblings' | 'inUse' | 'vendorName' | 'dev
 
 /** One device's attributes; null when it vanished while being read (hot-remove). */
 function readDevice(dir: string, address: Address): DeviceCore | null {
-  const vendorId = readHexAttr(join(dir, 'vendor'));
-  const deviceId = readHexAttr(join(dir, 'device'));
-  const classCode = readHexAttr(join(dir, 'class'));
+  // Plain concatenation, not path.join: this runs a dozen times per device.
+  const vendorId = readHexAttr(dir + '/vendor');
+  const deviceId = readHexAttr(dir + '/device');
+  const classCode = readHexAttr(dir + '/class');
   if (vendorId === null || deviceId === null || classCode === null) return null;
-  const override = readAttr(join(dir, 'driver_override'));
-  const group = linkBase(join(dir, 'iommu_group'));
-  const numVfs = readAttr(join(dir, 'sriov_numvfs'));
+  const override = readAttr(dir + '/driver_override');
+  const group = linkBase(dir + '/iommu_group');
+  // Only SR-IOV physical functions have sriov_numvfs; existsSync probes without building an exception.
+  const numVfs = existsSync(dir + '/sriov_numvfs') ? readAttr(dir + '/sriov_numvfs') : null;
   return {
     address,
     vendorId,
     deviceId,
-    subsystemVendorId: readHexAttr(join(dir, 'subsystem_vendor')) ?? 0,
-    subsystemDeviceId: readHexAttr(join(dir, 'subsystem_device')) ?? 0,
+    subsystemVendorId: readHexAttr(dir + '/subsystem_vendor') ?? 0,
+    subsystemDeviceId: readHexAttr(dir + '/subsystem_device') ?? 0,
     classCode,
     headerType: readHeaderType(dir, classCode),
-    driver: linkBase(join(dir, 'driver')),
+    driver: linkBase(dir + '/driver'),
     // The kernel prints an unset override as "(null)".
     driverOverride: override === null || override === '' || override === '(null)' ? null : override,
     iommuGroup: group === null ? null : Number(group),
     // The kernel creates boot_vga for display-class devices only; skip a certain ENOENT for the rest.
-    bootVga: classCode >> 16 === 0x03 && readAttr(join(dir, 'boot_vga')) === '1',
+    bootVga: classCode >> 16 === 0x03 && readAttr(dir + '/boot_vga') === '1',
     sriovNumVfs: numVfs === null || numVfs === '' ? null : Number(numVfs),
-    physfn: linkBase(join(dir, 'physfn')),
+    physfn: linkBase(dir + '/physfn'),
   };
 }
 
@@ -115,9 +116,10 @@ function readGroups(root: string, devices: DeviceCore[]): IommuGroup[] {
   for (const entry of list(groupsDir)) {
     const id = Number(entry);
     if (!Number.isInteger(id)) continue;
-    const dir = join(groupsDir, entry);
+    const dir = groupsDir + '/' + entry;
     // `name` exists only for named groups ("vfio-noiommu").
-    groups.push({ id, devices: (members.get(id) ?? []).sort(), type: readAttr(join(dir, 'type')), name: readAttr(join(dir, 'name')) });
+    const name = existsSync(dir + '/name') ? readAttr(dir + '/name') : null;
+    groups.push({ id, devices: (members.get(id) ?? []).sort(), type: readAttr(dir + '/type'), name });
   }
   return groups.sort((a, b) => a.id - b.id);
 }
@@ -153,7 +155,7 @@ export function readPciSync(root: string, opts: ReadPciOptions = {}): Omit<Snaps
   const devicesDir = under(root, SYS_PCI_DEVICES);
   const cores: DeviceCore[] = [];
   for (const address of list(devicesDir).sort()) {
-    const core = readDevice(join(devicesDir, address), address);
+    const core = readDevice(devicesDir + '/' + address, address);
     if (core) cores.push(core);
   }
   const slots = siblingsBySlot(cores.map((d) => d.address));

@@ -1,6 +1,4 @@
 'use strict';
-/* global require, module, __filename */ // CommonJS, loaded with --require
-/* eslint-disable @typescript-eslint/no-require-imports */
 /**
  * Makes node's whole-file writes obey the fake kernel inside fake trees (see kernel.cjs); every other
  * write passes through untouched. Load it in-process (`createRequire(...)('./kernel-shim.cjs')`) or in
@@ -60,4 +58,4 @@ if (!globalThis[INSTALLED]) {
   syncBuiltinESMExports();
 }
 
-module.exports = { shimPath: __filename };
+module.exports = { shimPath: require.resolve('./kernel-shim.cjs') };

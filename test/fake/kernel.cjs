@@ -1,6 +1,4 @@
 'use strict';
-/* global require, module */ // CommonJS, loaded with --require
-/* eslint-disable @typescript-eslint/no-require-imports */
 /**
  * The fake kernel's rules, applied to a fake sysfs tree (a directory holding `.fake-kernel/kernel.json`).
  * Shared by the fs shim (kernel-shim.cjs), the fake modprobe and the tree builder. Plain CommonJS so it

@@ -1,6 +1,4 @@
 'use strict';
-/* global require */ // CommonJS, loaded with --require
-/* eslint-disable @typescript-eslint/no-require-imports */
 /**
  * `modprobe [-q] [-v] NAME` against the fake kernel tree in $FAKE_KERNEL_TREE.
  * A loadable module registers its driver: the driver dir appears and, like the real kernel,

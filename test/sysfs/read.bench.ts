@@ -3,7 +3,7 @@
  * 4096 PCI functions (BENCH_DEVICES overrides). Not part of `vitest run` (only *.test.ts are).
  */
 import { execFileSync } from 'node:child_process';
-import { bench, describe } from 'vitest';
+import { afterAll, bench, describe } from 'vitest';
 import { readPciSync } from '../../src/sysfs/read.js';
 import { buildLargeHost } from '../fake/large.js';
 import { tempTreeDir } from '../fake/tree.js';
@@ -13,8 +13,8 @@ const size = Number(process.env.BENCH_DEVICES ?? 4096);
 const host = await buildLargeHost(tempTreeDir('bench-host-'), size);
 const lspciArgs = ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${host.root}/sys/bus/pci`];
 
-// vitest bench skips hooks; remove the tree when the worker exits.
-process.once('exit', () => host.cleanup());
+// vitest bench runs file-level afterAll (not beforeAll: hence the top-level await above).
+afterAll(() => host.cleanup());
 
 describe(`reading ${host.spec.devices.length} PCI functions`, () => {
 
