@@ -417,6 +417,11 @@ class Builder {
       .filter(([, d]) => d.builtin)
       .map(([name, d]) => `kernel/drivers/pci/${(d.module ?? name).replace(/-/g, '_')}.ko\n`);
     write(this.p('lib/modules', spec.kernelRelease, 'modules.builtin'), builtin.join(''));
+    // Installed (loadable or loaded) modules, as depmod lists them; a module missing here cannot be loaded.
+    const installed = Object.entries(spec.drivers)
+      .filter(([, d]) => !d.builtin && (d.loaded || d.loadable))
+      .map(([name, d]) => `kernel/drivers/${(d.module ?? name).replace(/_/g, '-')}.ko:${(d.deps ?? []).map((dep) => ` kernel/drivers/${dep.replace(/_/g, '-')}.ko`).join('')}\n`);
+    write(this.p('lib/modules', spec.kernelRelease, 'modules.dep'), installed.join(''));
     write(
       this.p('boot', `config-${spec.kernelRelease}`),
       ['CONFIG_IOMMU_SUPPORT=y', 'CONFIG_INTEL_IOMMU=y', 'CONFIG_INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF=y', 'CONFIG_AMD_IOMMU=y', 'CONFIG_IRQ_REMAP=y', 'CONFIG_VFIO=m', 'CONFIG_VFIO_PCI=m', 'CONFIG_VFIO_IOMMU_TYPE1=m', 'CONFIG_NVME_MULTIPATH=y', ''].join('\n'),
