@@ -7,7 +7,6 @@
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import type { Address } from '../model.js';
 import { SYS_PCI_DEVICES, SYS_PCI_DRIVERS, SYS_PCI_DRIVERS_PROBE, under } from '../paths.js';
 
@@ -168,6 +167,8 @@ export function createSysfsWriter(root: string): SysfsWriter {
       }
     },
     async loadModule(driver, timeoutMs) {
+      // Loaded on first use: execa is the heaviest module in the bundle and most runs never modprobe.
+      const { execa } = await import('execa');
       const result = await execa('modprobe', [driver], { timeout: timeoutMs, reject: false, stdin: 'ignore' });
       if (result.exitCode === 0 && !result.failed) return;
       const command = `modprobe ${driver}`;
