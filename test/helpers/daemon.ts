@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FakeHost } from '../fake/tree.js';
-import { DAEMON } from './run.js';
+import { BUNDLE_NODE, DAEMON } from './run.js';
 
 export const FAKE_UDEVADM = join(process.cwd(), 'test/helpers/fake-udevadm.cjs');
 
@@ -26,7 +26,7 @@ export interface RunningDaemon {
 export function startDaemon(host: FakeHost, busAddress: string, extraArgs: string[] = []): RunningDaemon {
   const ueventsFile = join(host.root, '.fake-kernel', 'uevents');
   writeFileSync(ueventsFile, '');
-  const child = spawn(process.execPath, [
+  const child = spawn(BUNDLE_NODE, [
     DAEMON, '--root', host.root, '--bus', busAddress, '--udevadm', FAKE_UDEVADM, '--log-format', 'json', '--log-level', 'debug', ...extraArgs,
   ], { env: { ...process.env, ...host.env, FAKE_UEVENTS: ueventsFile }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
