@@ -51,3 +51,7 @@ lspci_driver() {
   awk -v a="${1#0000:}" '$1 == a {d = 1; next} /^[0-9a-f]/ {d = 0} d && /Kernel driver in use:/ {print $NF}' \
     "${2:-$O/lspci-nnk.txt}" 2>/dev/null
 }
+# json_eval FILE 'JS expression over d' : print the expression's value for the parsed JSON in FILE.
+json_eval() {
+  node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const v = eval(process.argv[2]); console.log(typeof v === "string" ? v : JSON.stringify(v));' "$1" "$2" 2>/dev/null
+}

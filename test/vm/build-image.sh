@@ -86,6 +86,8 @@ if [ ! -e "$IMAGE" ] || [ ! -e "$INITRD" ]; then
   mkdir -p "$root/lib/modules"
   cp -a "$kernel_dir/lib/modules/$KVER" "$root/lib/modules/"
   chroot "$root" depmod "$KVER"
+  # /boot/config-<release> as Debian installs it: the daemon's IOMMU check reads the kernel's defaults.
+  mkdir -p "$root/boot"; cp "$kernel_dir/boot/config-$KVER" "$root/boot/"
 
   log "test runner, units, network"
   cp -a "$HERE/guest/." "$root/"

@@ -9,11 +9,7 @@ DEB=${VM_DEB:-}
 [ "${1:-}" != --deb ] || DEB=$(realpath "$2")
 trap 'vm_kill' EXIT
 trap 'vm_kill; exit 130' INT TERM
-if [ -z "$DEB" ]; then
-  [ "${VM_SKIP_DEB_BUILD:-0}" = 1 ] || [ ! -f "$VM_REPO/scripts/build-deb.sh" ] || (cd "$VM_REPO" && npm run -s deb) >&2 || exit 1
-  DEB=$(ls -t "$VM_REPO"/pcie-passthroughd_*_all.deb 2>/dev/null | head -1)
-  [ -n "$DEB" ] || { echo "demo.sh: no pcie-passthroughd_*_all.deb (run npm run deb, or pass --deb PATH)" >&2; exit 1; }
-fi
+[ -n "$DEB" ] || DEB=$(vm_build_deb) || exit 1
 vm_image --deb "$DEB" || exit 1
 vm_devices_standard
 vm_log "booting the guest ($(vm_accel)); this takes about a minute under TCG"

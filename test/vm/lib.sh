@@ -20,6 +20,22 @@ vm_image() {
   eval "$env"
 }
 
+# vm_build_deb: build the package from this tree (scripts/build-deb.sh, OUT_DIR in the cache so a
+# stale .deb lying in the repo root is never tested by accident); print its path.
+vm_build_deb() {
+  local dir=$VM_CACHE/deb deb
+  mkdir -p "$dir"
+  if [ "${VM_SKIP_DEB_BUILD:-0}" != 1 ]; then
+    vm_log "building the package (npm run deb, OUT_DIR=$dir)"
+    rm -f "$dir"/pcie-passthroughd_*_all.deb
+    (cd "$VM_REPO" && OUT_DIR=$dir SKIP_LINTIAN=1 npm run -s deb) >"$dir/build.log" 2>&1 ||
+      { tail -n 30 "$dir/build.log" >&2; echo "vm: npm run deb failed (log: $dir/build.log)" >&2; return 1; }
+  fi
+  deb=$(ls -t "$dir"/pcie-passthroughd_*_all.deb "$VM_REPO"/pcie-passthroughd_*_all.deb 2>/dev/null | head -1)
+  [ -n "$deb" ] || { echo "vm: no pcie-passthroughd_*_all.deb (run npm run deb, or pass --deb PATH)" >&2; return 1; }
+  echo "$deb"
+}
+
 # KVM only when /dev/kvm really works (present, openable, and QEMU can start with it); else TCG.
 vm_accel() {
   if [ -z "${VM_ACCEL:-}" ]; then
@@ -68,9 +84,12 @@ vm_add_legacy_bridge() {
     -netdev user,id=legacy,restrict=on -device e1000,id=nic2,netdev=legacy,bus=pbr0,addr=0x1
     -device i6300esb,id=wdt0,bus=pbr0,addr=0x2)
 }
-# The set the issue describes: IOMMU, GPU+audio, spare NIC, edu, a free hotplug port.
+# The host's own display (like a BMC or iGPU) on the root bus at 00:01.0: the firmware picks it as
+# boot VGA, so the passthrough GPU behind rp1 is not the console (the daemon refuses the boot VGA).
+vm_add_console_vga() { VM_ARGS+=(-device VGA,id=console0,bus=pcie.0,addr=0x1); }
+# The set the issue describes: IOMMU, console VGA, GPU+audio, spare NIC, edu, a free hotplug port.
 vm_devices_standard() {
-  vm_devices_reset; vm_add_iommu; vm_add_gpu_audio; vm_add_spare_nic; vm_add_edu; vm_add_free_port
+  vm_devices_reset; vm_add_iommu; vm_add_console_vga; vm_add_gpu_audio; vm_add_spare_nic; vm_add_edu; vm_add_free_port
 }
 
 # vm_start NAME [SCENARIO_DIR]: boot in the background; results land in $VM_RUN/share/out/boot-N.

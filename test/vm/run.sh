@@ -3,8 +3,8 @@
 #
 #   npm run test:vm [-- --deb PATH] [--only 1,3] [--no-deb]
 #
-# --deb PATH   test this package (default: build one with `npm run deb`, then take the newest
-#              pcie-passthroughd_*_all.deb in the repo root; VM_SKIP_DEB_BUILD=1 skips the build)
+# --deb PATH   test this package (default: build one from this tree with `npm run deb` into
+#              .cache/vm/deb/; VM_SKIP_DEB_BUILD=1 reuses the newest package there or in the repo root)
 # --only LIST  scenario numbers to run (00 = baseline, the harness' own check of the guest)
 # --no-deb     only the baseline, on an image without the package
 # --check-only re-run the host-side assertions on the last results, without booting (development)
@@ -32,14 +32,9 @@ trap 'vm_kill; exit 130' INT TERM
 t0=$(date +%s)
 if [ "$CHECK_ONLY" = 1 ]; then NO_DEB=1; VM_IMAGE=none; VM_ACCEL=none
 elif [ "$NO_DEB" = 0 ] && [ -z "$DEB" ]; then
-  if [ "${VM_SKIP_DEB_BUILD:-0}" != 1 ] && [ -f "$VM_REPO/scripts/build-deb.sh" ]; then
-    vm_log "building the package (npm run deb)"
-    (cd "$VM_REPO" && npm run -s deb) >&2 || { echo "run.sh: npm run deb failed" >&2; exit 1; }
-  fi
-  DEB=$(ls -t "$VM_REPO"/pcie-passthroughd_*_all.deb 2>/dev/null | head -1)
-  [ -n "$DEB" ] || { echo "run.sh: no pcie-passthroughd_*_all.deb in $VM_REPO (run npm run deb, or pass --deb PATH)" >&2; exit 1; }
+  DEB=$(vm_build_deb) || exit 1
 fi
-vm_log "image for ${DEB:+$(basename "$DEB")}${DEB:-no package}"
+vm_log "image for ${DEB:-no package}"
 if [ "$CHECK_ONLY" = 1 ]; then :
 elif [ -n "$DEB" ]; then vm_image --deb "$DEB" || exit 1; else vm_image || exit 1; fi
 t_image=$(( $(date +%s) - t0 ))

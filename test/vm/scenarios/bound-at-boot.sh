@@ -24,5 +24,7 @@ check_bound_at_boot() {
     expect_eq "journal: one line says $a was bound" \
       "$(grep -F -- "${a#0000:}" "$O/after-boot-journal.txt" | grep -ci 'bound')" 1
   done
-  expect_eq "pcie-passthroughctl check exits 0" "$(rc_of ctl-check)" 0
+  # The guest has no boot loader config, so the kernel-cmdline check warns (exit 1); nothing may fail.
+  expect "pcie-passthroughctl check: no failure (exit $(rc_of ctl-check), 0 or 1)" [ "$(rc_of ctl-check)" = 0 -o "$(rc_of ctl-check)" = 1 ]
+  expect_no_grep "pcie-passthroughctl check: no FAIL row" "$O/ctl-check.txt" '^FAIL'
 }

@@ -11,6 +11,8 @@ check() {
   expect_grep "VT-d interrupt remapping on" "$O/dmesg.txt" 'DMAR-IR: Enabled IRQ remapping'
   expect_eq "GPU 01:00.0 is 1234:1111 on bochs-drm" "$(dev_field 0000:01:00.0 id):$(dev_field 0000:01:00.0 driver)" "1234:1111:bochs-drm"
   expect_eq "HDMI-audio 01:00.1 is 8086:293e on snd_hda_intel" "$(dev_field 0000:01:00.1 id):$(dev_field 0000:01:00.1 driver)" "8086:293e:snd_hda_intel"
+  expect_eq "console VGA 00:01.0 is the boot VGA (bochs-drm)" "$(dev_field 0000:00:01.0 boot_vga):$(dev_field 0000:00:01.0 driver)" "1:bochs-drm"
+  expect_eq "passthrough GPU 01:00.0 is not the boot VGA" "$(dev_field 0000:01:00.0 boot_vga)" 0
   local g_gpu g_audio g_nic
   g_gpu=$(dev_field 0000:01:00.0 group); g_audio=$(dev_field 0000:01:00.1 group); g_nic=$(dev_field 0000:02:00.0 group)
   expect "GPU and its audio share one IOMMU group ($g_gpu)" [ "$g_gpu" = "$g_audio" -a "$g_gpu" != - ]

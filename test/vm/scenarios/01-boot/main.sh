@@ -9,5 +9,5 @@ for a in 0000:01:00.0 0000:01:00.1 0000:02:00.0; do
 done
 run manager-state mgr_prop State
 run ctl-check pcie-passthroughctl check
-run ctl-list pcie-passthroughctl list
+run after-boot-ctl-status pcie-passthroughctl status
 exit 0

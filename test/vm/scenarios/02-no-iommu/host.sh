@@ -1,13 +1,15 @@
 title="2 no IOMMU: check fails with the fix, nothing bound, reason on D-Bus and in systemctl status"
 devices() {  # the standard set without the intel-iommu device and without intel_iommu=on
-  vm_devices_reset; vm_add_gpu_audio; vm_add_spare_nic; vm_add_edu; vm_add_free_port
+  vm_devices_reset; vm_add_console_vga; vm_add_gpu_audio; vm_add_spare_nic; vm_add_edu; vm_add_free_port
 }
 check() {
   O=$(vm_out 1)
   expect_no_grep "guest really has no IOMMU groups" "$O/devices.txt" 'group=[0-9]'
   local rc; rc=$(rc_of ctl-check)
   expect "pcie-passthroughctl check fails (exit $rc, 1 or 2)" [ "$rc" = 1 -o "$rc" = 2 ]
-  expect_grep "check prints the fix (intel_iommu=on)" "$O/ctl-check.txt" 'intel_iommu=on'
+  # No intel-iommu device means no ACPI DMAR table: the fix is in the firmware, not the cmdline.
+  expect_grep "check names the missing ACPI DMAR table" "$O/ctl-check.txt" '^FAIL +acpi-table'
+  expect_grep "check prints the fix (enable the IOMMU in the firmware setup)" "$O/ctl-check.txt" '^FAIL .*Fix: .*(firmware|BIOS)'
   expect_no_grep "nothing is on vfio-pci" "$O/devices.txt" 'driver=vfio-pci'
   expect_eq "GPU still on bochs-drm" "$(dev_field 0000:01:00.0 driver)" bochs-drm
   expect_eq "audio still on snd_hda_intel" "$(dev_field 0000:01:00.1 driver)" snd_hda_intel

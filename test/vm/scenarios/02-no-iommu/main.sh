@@ -4,7 +4,6 @@
 run lspci lspci -nnk
 snapshot_daemon after-boot
 run ctl-check pcie-passthroughctl check
-run ctl-check-json pcie-passthroughctl --json check
 run iommu-enabled mgr_prop IommuEnabled
 run manager-state mgr_prop State
 for a in 0000:01:00.0 0000:01:00.1 0000:02:00.0; do

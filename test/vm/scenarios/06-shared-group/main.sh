@@ -6,5 +6,4 @@ run state dev_prop 0000:05:01.0 State
 run reason dev_prop 0000:05:01.0 Reason
 run ctl-groups pcie-passthroughctl groups
 run ctl-groups-json pcie-passthroughctl --json groups
-run ctl-plan pcie-passthroughctl plan
 exit 0

@@ -33,13 +33,12 @@ dev_path() { echo "/org/pciepassthroughd/devices/pci_$(echo "$1" | tr ':.' '__')
 dev_prop() { busctl get-property "$BUS" "$(dev_path "$1")" org.pciepassthroughd.Device1 "$2"; }
 mgr_prop() { busctl get-property "$BUS" "$MGR" org.pciepassthroughd.Manager1 "$1"; }
 managed_objects() { busctl --json=short call "$BUS" "$MGR" org.freedesktop.DBus.ObjectManager GetManagedObjects; }
-# The daemon's state for an admin: systemd, CLI (text and JSON), D-Bus, journal. $1: file prefix.
+# The daemon's state for an admin: systemd, D-Bus, journal, devices. $1: file prefix.
+# (No CLI here: each Node start costs 5-15 s under TCG; scenarios call pcie-passthroughctl themselves.)
 snapshot_daemon() {
   local p=$1
   run "$p-status" systemctl status pcie-passthroughd --no-pager -l -n 30
   run "$p-show" systemctl show pcie-passthroughd -p ActiveState -p SubState -p StatusText -p MainPID -p NRestarts
-  run "$p-ctl-status" pcie-passthroughctl status
-  run "$p-ctl-status-json" pcie-passthroughctl --json status
   run "$p-managed" managed_objects
   run "$p-manager-props" busctl --json=short call "$BUS" "$MGR" org.freedesktop.DBus.Properties GetAll s org.pciepassthroughd.Manager1
   run "$p-journal" journalctl -b -u pcie-passthroughd -o cat --no-pager

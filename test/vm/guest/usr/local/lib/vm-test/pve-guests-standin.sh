@@ -5,8 +5,5 @@ out=$(readlink /run/vmtest/out)
   echo "uptime=$(cut -d' ' -f1 /proc/uptime)"
   echo "now_monotonic_us=$(awk '{printf "%d", $1 * 1000000}' /proc/uptime)"
   systemctl show pcie-passthroughd -p ActiveState -p SubState -p ActiveEnterTimestampMonotonic -p ExecMainStartTimestampMonotonic -p LoadState
-  for d in /sys/bus/pci/devices/*; do
-    drv=$(readlink "$d/driver" 2>/dev/null)
-    echo "driver ${d##*/} ${drv##*/}"
-  done
+  /usr/local/lib/vm-test/collect-devices.sh | sed -E 's/^([^ ]+) .* driver=([^ ]+) .*/driver \1 \2/'
 } >"$out/pve-guests-standin.txt" 2>&1
