@@ -191,4 +191,28 @@ describe('pcie-passthroughd on a private bus and a fake kernel', () => {
     expect(again.logs.some((l) => l.msg.includes('bound to'))).toBe(false); // idempotent restart
     expect(await getProp(devPath(SEED.spareNic), DEVICE, 'State')).toBe('bound');
   });
+
+  it('pcie-passthroughctl reload/reconcile go through the daemon; with no daemon they say so (69) and status reads directly', async () => {
+    writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n`);
+    const none = await runCtl(['--bus', bus.address, 'reconcile'], host.env);
+    expect(none.code).toBe(69);
+    expect(none.stderr).toMatch(/pcie-passthroughd is not running/);
+    const direct = await runCtl(['--root', host.root, '--bus', bus.address, 'status'], host.env);
+    expect(direct.stderr).toMatch(/not running .*reading the devices directly/);
+    expect(direct.stdout).toContain(`${SEED.spareNic}: bind to vfio-pci`);
+    expect(driverOf(SEED.spareNic)).toBe('igb');
+
+    await started();
+    writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n\n[[device]]\naddress = "${SEED.gpu}"\n`);
+    const r = await runCtl(['--bus', bus.address, 'reload'], host.env);
+    expect(r.code).toBe(0);
+    expect(driverOf(SEED.gpu)).toBe('vfio-pci');
+    const again = await runCtl(['--bus', bus.address, 'reconcile', '--json'], host.env);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).results).toEqual([]);
+    writeConfig(`[[device]]\naddress = 1\n`);
+    const bad = await runCtl(['--bus', bus.address, 'reload'], host.env);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/config\.toml:2:\d+/);
+  });
 });
