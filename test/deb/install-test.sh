@@ -14,6 +14,9 @@
 #   SUITE=NAME     Debian release to install into (default bookworm; trixie works too)
 #   MIRROR=URL     Debian mirror (default http://deb.debian.org/debian)
 #   KEEP_CACHE=0   rebuild the chroot tarball even if a cached one exists
+#   DEB_TEST_CACHE=DIR  cache directory (default .cache/deb in the repository)
+#   RECOMMENDS=1   also install Recommends, as a plain `apt install` does (pci.ids, but also
+#                  nodejs-doc and ca-certificates: twice the install time, nothing more tested)
 #
 # Safety: no /sys is mounted into the chroot at any time during the package tests; /proc is a
 # fresh procfs mounted read-only. Every mount lives in a private mount namespace (unshare -m),
@@ -25,7 +28,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 suite=${SUITE:-bookworm}
 mirror=${MIRROR:-http://deb.debian.org/debian}
 security_mirror=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-cache=$repo/.cache/deb
+cache=${DEB_TEST_CACHE:-$repo/.cache/deb}
 # Bump when the chroot recipe below changes, so an old cached tarball is not reused.
 recipe_version=1
 
@@ -51,7 +54,7 @@ inside() {
 
   in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
     DEBIAN_FRONTEND=noninteractive "$@"; }
-  apt_in_root() { in_root apt-get -q -y -o Dpkg::Use-Pty=0 "$@"; }
+  apt_in_root() { in_root apt-get -q -y -o Dpkg::Use-Pty=0 -o APT::Install-Recommends="${RECOMMENDS:-0}" "$@"; }
 
   local t=$(now)
   mkdir -p "$root"
@@ -86,6 +89,9 @@ inside() {
   echo "installed in $(since "$t") s" >&2
   in_root dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' pcie-passthroughd nodejs kmod udev dbus pci.ids >&2
   [ "$(in_root dpkg-query -W -f='${db:Status-Abbrev}' pcie-passthroughd)" = "ii " ] || fail "pcie-passthroughd is not installed"
+  if [ "${RECOMMENDS:-0}" = 1 ]; then
+    [ "$(in_root dpkg-query -W -f='${db:Status-Abbrev}' pci.ids)" = "ii " ] || fail "Recommends: pci.ids was not installed"
+  fi
 
   say "runs on Debian's node"
   local node_version
