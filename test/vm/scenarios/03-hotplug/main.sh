@@ -7,6 +7,10 @@ signal_host ready-for-add
 wait_host added 300 || { echo "host never added the device"; exit 1; }
 run appeared wait_for 30 test -e "/sys/bus/pci/devices/$A"
 run bound-after wait_for 60 is_driver "$A" vfio-pci
+if [ "$(cat "$OUT/bound-after.rc")" != 0 ]; then
+  # Not bound: record who is stuck where (guest kernel only: sysrq-w dumps blocked tasks to dmesg).
+  run stuck-tasks /usr/local/lib/vm-test/stuck-tasks.sh
+fi
 run object-after wait_for 30 dev_prop "$A" State
 run state-added dev_prop "$A" State
 run lspci-added lspci -nnk -s "$A"
