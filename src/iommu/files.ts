@@ -31,31 +31,35 @@ export async function listDir(path: string): Promise<string[]> {
 
 const CHUNK = 64 * 1024;
 
+/** The file in 64 KiB pieces; stops early when the consumer breaks out. Throws when it cannot be read. */
+async function* chunks(path: string, encoding: BufferEncoding): AsyncGenerator<string> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(CHUNK);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, CHUNK, null);
+      if (bytesRead === 0) return;
+      yield buffer.toString(encoding, 0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Reads from the start of a file until `stop` is seen (or end of file / `maxBytes`). /proc/cpuinfo
  * of a many-core host is hundreds of KB, but only its first processor block is needed.
  */
 export async function readUntil(path: string, stop: string, maxBytes = 1024 * 1024): Promise<string | null> {
-  let handle;
+  let text = '';
   try {
-    handle = await open(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    let text = '';
-    const buffer = Buffer.alloc(CHUNK);
-    while (text.length < maxBytes) {
-      const { bytesRead } = await handle.read(buffer, 0, CHUNK, null);
-      if (bytesRead === 0) break;
-      text += buffer.toString('utf8', 0, bytesRead);
-      if (text.includes(stop)) break;
+    for await (const piece of chunks(path, 'utf8')) {
+      text += piece;
+      if (text.includes(stop) || text.length >= maxBytes) break;
     }
     return text;
   } catch {
     return null;
-  } finally {
-    await handle.close();
   }
 }
 
@@ -65,26 +69,16 @@ export async function readUntil(path: string, stop: string, maxBytes = 1024 * 10
  * null when the file cannot be read.
  */
 export async function fileContains(path: string, needle: string): Promise<boolean | null> {
-  let handle;
+  let carry = '';
   try {
-    handle = await open(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const buffer = Buffer.alloc(CHUNK);
-    let carry = '';
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, CHUNK, null);
-      if (bytesRead === 0) return false;
-      const text = carry + buffer.toString('latin1', 0, bytesRead);
+    for await (const piece of chunks(path, 'latin1')) {
+      const text = carry + piece;
       if (text.includes(needle)) return true;
       carry = needle.length > 1 ? text.slice(-(needle.length - 1)) : '';
     }
+    return false;
   } catch {
     return null;
-  } finally {
-    await handle.close();
   }
 }
 

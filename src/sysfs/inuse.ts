@@ -3,37 +3,17 @@
  * network interfaces that are up or carry a route. One pass over a handful of /proc files and the
  * (few) entries of /sys/block and /sys/class/net; the cost does not grow with the number of PCI devices.
  */
-import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Address, InUse } from '../model.js';
 import { under } from '../paths.js';
+import { list, readText, realpath } from './tolerant.js';
 
 const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 const NVME_CONTROLLER = /^nvme\d+$/;
 
-function readText(file: string): string | null {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-}
 
-function list(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
 
-function realpath(file: string): string | null {
-  try {
-    return realpathSync(file);
-  } catch {
-    return null;
-  }
-}
 
 /** The PCI device a sysfs path lives under: the deepest PCI address among its components. */
 export function owningPciAddress(sysfsPath: string): Address | null {

@@ -3,11 +3,12 @@
  * make it the host's own, plus IOMMU groups and registered drivers. Synchronous reads: sysfs attributes
  * are generated in memory, so a read returns at once and needs no thread-pool round trip per file.
  */
-import { closeSync, existsSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { slotOf, type Address, type IommuGroup, type InUse, type PciDevice, type Snapshot } from '../model.js';
 import { SYS_IOMMU_GROUPS, SYS_PCI_DEVICES, SYS_PCI_DRIVERS, under } from '../paths.js';
 import { readInUse } from './inuse.js';
 import { loadPciNames, type PciNames } from './pciids.js';
+import { list } from './tolerant.js';
 
 export interface ReadPciOptions {
   /** pci.ids to use, resolved under root; null turns names off; default: the distribution's database. */
@@ -55,13 +56,6 @@ function linkBase(file: string): string | null {
   }
 }
 
-function list(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
 
 /** Header type from config byte 0x0e without the multifunction bit; class-based guess when config is unreadable. */
 function readHeaderType(dir: string, classCode: number): number {
