@@ -3,8 +3,8 @@
  * against lspci on the same trees. Prints a table; asserts nothing (targets are read by people).
  * Targets: `list --json` no slower than 1.5x `lspci -nnk`, linear growth per device.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { assess, observe } from '../src/engine.js';
@@ -16,6 +16,8 @@ import { tempTreeDir } from '../test/fake/tree.js';
 const SIZES = [64, 1024, 4096];
 const RUNS = 7;
 const CTL = join(process.cwd(), 'dist/pcie-passthroughctl.cjs');
+const DAEMON = join(process.cwd(), 'dist/pcie-passthroughd.cjs');
+const NODE18 = join(process.cwd(), '.cache/node18/node18');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -112,7 +114,52 @@ async function main(): Promise<void> {
   console.log(`\ncold start: node -e 0 ${fmt(nodeBare)}, pcie-passthroughctl --version ${fmt(ctlVersion)} (+${fmt(ctlVersion - nodeBare)})`);
 }
 
-main().catch((e: unknown) => {
+/** Time from spawning the daemon to its "ready" line (first reconcile done), and its RSS then. */
+async function daemonStart(node: string, root: string, env: Record<string, string>): Promise<{ ms: number; rssMiB: number }> {
+  const t = performance.now();
+  const child = spawn(node, [DAEMON, '--root', root, '--bus', 'none', '--udevadm', '/bin/true', '--log-format', 'json'], {
+    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (!buf.includes('"msg":"ready"')) return;
+      const ms = performance.now() - t;
+      // The wrapper for Debian's node runs it as a child of unshare/sh: measure the node process itself.
+      const pids = spawnSync('pgrep', ['-f', `${DAEMON} --root ${root}`]).stdout.toString().trim().split('\n');
+      let rss = 0;
+      for (const pid of pids) {
+        const status = (() => { try { return readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { return ''; } })();
+        const exe = (() => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; } })();
+        if (!exe.includes('node')) continue;
+        rss = Math.max(rss, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0));
+      }
+      child.kill('SIGTERM');
+      resolve({ ms, rssMiB: rss / 1024 });
+    });
+    child.once('exit', (code) => reject(new Error(`daemon exited ${code} before ready`)));
+  });
+}
+
+async function daemonFigures(): Promise<void> {
+  const { seedIntel } = await import('../test/fake/hosts.js');
+  const { buildHost } = await import('../test/fake/tree.js');
+  const host = await buildHost(tempTreeDir('bench-daemon-'), seedIntel());
+  try {
+    const nodes: [string, string][] = [[`node ${process.version}`, process.execPath]];
+    if (existsSync(NODE18)) nodes.push(["Debian's node 18 (scripts/node18.sh)", NODE18]);
+    for (const [label, node] of nodes) {
+      const runs: { ms: number; rssMiB: number }[] = [];
+      for (let i = 0; i < 3; i++) runs.push(await daemonStart(node, host.root, host.env));
+      console.log(`daemon start→ready on ${label}: ${fmt(median(runs.map((r) => r.ms)))}, RSS at ready ${median(runs.map((r) => r.rssMiB)).toFixed(0)} MiB (seed host, no bus)`);
+    }
+  } finally {
+    host.cleanup();
+  }
+}
+
+main().then(daemonFigures).catch((e: unknown) => {
   console.error(e);
   process.exit(1);
 });
