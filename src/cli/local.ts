@@ -7,7 +7,8 @@ import { reconcileOnce } from '../reconcile.js';
 import { createSysfsWriter } from '../sysfs/writer.js';
 import { EXIT, UsageError } from './exit.js';
 import type { CliOptions } from './main.js';
-import { actionText, checksText, devicesText, groupsText } from './text.js';
+import { describeAction } from '../plan/describe.js';
+import { checksText, devicesText, groupsText } from './text.js';
 import { checkView, deviceViews, groupViews, resultView, worstStatus } from './views.js';
 
 type Print = (s: string) => void;
@@ -60,7 +61,7 @@ export async function runLocalCommand(command: string, opts: CliOptions, out: Pr
       if (opts.json) {
         out(JSON.stringify({ actions: plan.actions, devices: managed, unmatched: plan.unmatched }, null, 2));
       } else {
-        out(plan.actions.length ? plan.actions.map(actionText).join('\n') : 'Nothing to do.');
+        out(plan.actions.length ? plan.actions.map(describeAction).join('\n') : 'Nothing to do.');
         if (managed.length) out(`\n${devicesText(managed)}`);
         for (const u of plan.unmatched) out(u);
       }

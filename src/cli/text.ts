@@ -1,4 +1,4 @@
-import type { Action, Check, IommuReport } from '../model.js';
+import type { Check, IommuReport } from '../model.js';
 import type { DeviceView, GroupView } from './views.js';
 import { deviceName } from './views.js';
 
@@ -46,17 +46,4 @@ export function checksText(report: IommuReport): string {
     : 'IOMMU off: DMA remapping is not active';
   const rows = report.checks.map((c) => [MARK[c.status], c.name, c.message]);
   return `${head}\n${table(['', 'CHECK', 'RESULT'], rows)}`;
-}
-
-export function actionText(a: Action): string {
-  switch (a.kind) {
-    case 'load-driver':
-      return `load driver ${a.driver} (modprobe)`;
-    case 'set-override':
-      return `${a.address}: write driver_override=${a.driver} (already on it)`;
-    case 'bind':
-      return `${a.address}: bind to ${a.driver}${a.from ? ` (unbind from ${a.from})` : ''}`;
-    case 'release':
-      return `${a.address}: release from ${a.from} back to the host driver`;
-  }
 }

@@ -6,6 +6,7 @@ import { loadConfig } from '../config/load.js';
 import type { BusService, PlanRow } from '../dbus/types.js';
 import { assess, observe } from '../engine.js';
 import { DEFAULT_DAEMON_SETTINGS, type Address, type Config, type OwnedState, type Verdict } from '../model.js';
+import { describeAction } from '../plan/describe.js';
 import { reconcileOnce, type Reconciled } from '../reconcile.js';
 import { publishedState, statusLine, verdictChanges, type DaemonView } from './publish.js';
 import { ReconcileQueue } from './queue.js';
@@ -176,14 +177,7 @@ export class Daemon {
     const snapshot = await observe(this.o.root);
     const config = this.hasGoodConfig ? this.config : { ...this.config, devices: [] };
     const { plan } = assess(config, snapshot, this.owned, this.stuckRecord());
-    const rows: PlanRow[] = plan.actions.map((a) => {
-      switch (a.kind) {
-        case 'load-driver': return ['', 'load-driver', `load ${a.driver}`];
-        case 'set-override': return [a.address, 'set-override', `${a.address}: write driver_override=${a.driver}`];
-        case 'bind': return [a.address, 'bind', `${a.address}: bind to ${a.driver}${a.from ? ` (unbind from ${a.from})` : ''}`];
-        case 'release': return [a.address, 'release', `${a.address}: release from ${a.from}`];
-      }
-    });
+    const rows: PlanRow[] = plan.actions.map((a) => ['address' in a ? a.address : '', a.kind, describeAction(a)]);
     for (const v of plan.verdicts) {
       if (v.managed && (v.state === 'blocked' || v.state === 'missing' || v.state === 'failed')) rows.push([v.address, v.state, `${v.address}: ${v.reason}`]);
     }
