@@ -28,4 +28,4 @@ section "pcie-passthroughctl status"; cat "$O/after-boot-ctl-status.txt"
 section "busctl get-property … Device1 State"
 for a in 0000:01:00.0 0000:01:00.1 0000:02:00.0; do printf '%s  %s\n' "$a" "$(cat "$O/state-$a.txt")"; done
 section "stand-in pve-guests.service, when it started"; grep -E '^(ActiveState|driver 0000:0[12])' "$O/pve-guests-standin.txt"
-section "times"; echo "QEMU wall ${VM_WALL}s; runner started at guest uptime $(cat "$O/uptime-runner")s"; cat "$O/systemd-analyze.txt" | head -1
+section "times"; echo "QEMU wall ${VM_WALL}s ($(vm_accel)); multi-user.target reached and checks started at guest uptime $(cat "$O/uptime-runner")s"

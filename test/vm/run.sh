@@ -5,7 +5,7 @@
 #
 # --deb PATH   test this package (default: build one from this tree with `npm run deb` into
 #              .cache/vm/deb/; VM_SKIP_DEB_BUILD=1 reuses the newest package there or in the repo root)
-# --only LIST  scenario numbers to run (00 = baseline, the harness' own check of the guest)
+# --only LIST  scenario numbers to run, e.g. 1,2b,3 (00 = baseline, the harness' own check of the guest)
 # --no-deb     only the baseline, on an image without the package
 # --check-only re-run the host-side assertions on the last results, without booting (development)
 # Results: .cache/vm/runs/<scenario>/ (serial.log, share/out/boot-N/*). Last line: "N passed, N failed".
@@ -43,7 +43,7 @@ vm_log "image ready in ${t_image}s: $(basename "$VM_IMAGE"), accel $(vm_accel)"
 TIMES=()
 for dir in "$HERE"/scenarios/*/; do
   dir=${dir%/}; name=$(basename "$dir"); num=${name%%-*}
-  [ -z "$ONLY" ] || [[ $ONLY == *",$num,"* ]] || [[ $ONLY == *",$((10#$num)),"* ]] || continue
+  [ -z "$ONLY" ] || [[ $ONLY == *",$num,"* ]] || [[ $ONLY == *",${num#0},"* ]] || continue
   unset -f devices drive check; title=$name; VM_REBOOT=0
   # shellcheck source=/dev/null
   . "$dir/host.sh"
@@ -66,4 +66,5 @@ echo "== times (image ${t_image}s, accel $(vm_accel))"
 printf '  %s\n' "${TIMES[@]}"
 echo "== total $(( $(date +%s) - t0 ))s"
 echo "$PASS passed, $FAIL failed"
+[ $((PASS + FAIL)) -gt 0 ] || { echo "run.sh: no scenario matched '--only ${ONLY//,/ }'" >&2; exit 2; }
 [ "$FAIL" = 0 ]
