@@ -1,4 +1,5 @@
 # Sourced by scenario scripts in the guest. $OUT: result folder, $SYNC: hand-shake folder on the share.
+GUEST_PCI=/sys/bus/pci   # the guest kernel's sysfs: these helpers run inside the VM only
 # shellcheck shell=bash
 signal_host() { date +%s.%N >"$SYNC/$1"; }
 # wait_host NAME [SECONDS]: wait until the host created $SYNC/NAME (e.g. after a QMP device_add).
@@ -17,7 +18,7 @@ wait_for() {
   done
   now=$(date +%s.%N); awk -v a="$now" -v b="$start" 'BEGIN { printf "%.1f\n", a - b }'
 }
-driver_of() { local l; l=$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null) && echo "${l##*/}" || echo none; }
+driver_of() { local l; l=$(readlink "$GUEST_PCI/devices/$1/driver" 2>/dev/null) && echo "${l##*/}" || echo none; }
 is_driver() { [ "$(driver_of "$1")" = "$2" ]; }
 ctl() { pcie-passthroughctl "$@"; }
 # run NAME CMD...: save CMD's output to $OUT/NAME.txt and its exit code to $OUT/NAME.rc.
