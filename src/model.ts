@@ -38,6 +38,11 @@ export interface PciDevice {
   sriovNumVfs: number | null;
   /** Address of the physical function when this is a virtual function (`physfn` link). */
   physfn: Address | null;
+  /**
+   * A vfio-pci device reads `enable` = 1 while a user (a VM) has it open; vfio-pci leaves it 0 otherwise.
+   * Only read for devices on vfio-pci (false for the rest).
+   */
+  openByVm: boolean;
   /** Other functions of the same slot (same domain:bus:device), sorted. */
   slotSiblings: Address[];
   /** Facts that make the device the host's own (mounted disk, netdev that is up, console). */

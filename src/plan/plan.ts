@@ -69,7 +69,10 @@ export function plan(input: PlanInput): Plan {
     if (!want) {
       const mine = owned.devices[d.address];
       const stillOurs = mine && (d.driver === mine.driver || d.driverOverride === mine.driver);
-      if (stillOurs && config.daemon.onRemove === 'release') {
+      if (stillOurs && config.daemon.onRemove === 'release' && d.openByVm) {
+        // Unbinding vfio-pci under a running VM makes the kernel ask QEMU to give the device up.
+        verdicts.push(hostVerdict(d, `dropped from config, but a VM has it open (enable = 1): it is released once the VM lets go`));
+      } else if (stillOurs && config.daemon.onRemove === 'release') {
         actions.push({ kind: 'release', address: d.address, from: d.driver ?? mine.driver });
         predicted.set(d.address, mine.previousDriver);
         verdicts.push(hostVerdict(d, `dropped from config: returning it to the host driver (on_remove = "release")`));

@@ -77,6 +77,7 @@ function readDevice(dir: string, address: Address): DeviceCore | null {
   const group = linkBase(dir + '/iommu_group');
   // Only SR-IOV physical functions have sriov_numvfs; existsSync probes without building an exception.
   const numVfs = existsSync(dir + '/sriov_numvfs') ? readAttr(dir + '/sriov_numvfs') : null;
+  const driver = linkBase(dir + '/driver');
   return {
     address,
     vendorId,
@@ -85,7 +86,7 @@ function readDevice(dir: string, address: Address): DeviceCore | null {
     subsystemDeviceId: readHexAttr(dir + '/subsystem_device') ?? 0,
     classCode,
     headerType: readHeaderType(dir, classCode),
-    driver: linkBase(dir + '/driver'),
+    driver,
     // The kernel prints an unset override as "(null)".
     driverOverride: override === null || override === '' || override === '(null)' ? null : override,
     iommuGroup: group === null ? null : Number(group),
@@ -93,6 +94,7 @@ function readDevice(dir: string, address: Address): DeviceCore | null {
     bootVga: classCode >> 16 === 0x03 && readAttr(dir + '/boot_vga') === '1',
     sriovNumVfs: numVfs === null || numVfs === '' ? null : Number(numVfs),
     physfn: linkBase(dir + '/physfn'),
+    openByVm: driver === 'vfio-pci' && readAttr(dir + '/enable') === '1',
   };
 }
 

@@ -56,6 +56,7 @@ export function device(address: string, overrides: Partial<PciDevice> = {}): Pci
     bootVga: false,
     sriovNumVfs: null,
     physfn: null,
+    openByVm: false,
     slotSiblings: [],
     inUse: [],
     vendorName: null,

@@ -7,7 +7,7 @@ export function dev(address: string, over: Partial<PciDevice> = {}): PciDevice {
   return {
     address, vendorId: 0x8086, deviceId: 0x1533, subsystemVendorId: 0x8086, subsystemDeviceId: 0x0001,
     classCode: 0x020000, headerType: 0, driver: null, driverOverride: null, iommuGroup: null, bootVga: false,
-    sriovNumVfs: null, physfn: null, slotSiblings: [], inUse: [], vendorName: null, deviceName: null, ...over,
+    sriovNumVfs: null, physfn: null, openByVm: false, slotSiblings: [], inUse: [], vendorName: null, deviceName: null, ...over,
   };
 }
 

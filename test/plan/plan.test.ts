@@ -155,4 +155,13 @@ describe('planner', () => {
     expect(p.actions).toEqual([]);
     expect(verdictOf(p.verdicts, '0000:03:00.0').reason).toMatch(/configured twice with different drivers \(vfio-pci at .*config\.toml:\d+, pci-stub at/);
   });
+
+  it('never releases a device a VM has open (enable = 1): it waits until the VM lets go', () => {
+    const s = afterBinding(seedSnapshot(), ['0000:03:00.0']);
+    const inVm: Snapshot = { ...s, devices: s.devices.map((d) => (d.address === '0000:03:00.0' ? { ...d, openByVm: true } : d)) };
+    const owned = { devices: { '0000:03:00.0': { driver: 'vfio-pci', previousDriver: 'igb', since: '2026-11-27T00:00:00Z' } } };
+    const p = plan({ config: config([]), snapshot: inVm, iommu: iommuOn, owned });
+    expect(p.actions).toEqual([]);
+    expect(verdictOf(p.verdicts, '0000:03:00.0').reason).toContain('a VM has it open');
+  });
 });

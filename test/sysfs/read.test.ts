@@ -151,3 +151,14 @@ describe('readPci on other hosts', () => {
     expect(byAddress(snap.devices, SRIOV.vf1)).toMatchObject({ physfn: SRIOV.pf, deviceName: 'I350 Ethernet Controller Virtual Function' });
   });
 });
+
+describe('readPci: devices a VM has open', () => {
+  it('a vfio-pci device whose enable reads 1 is open by a VM; host-driver devices never count', async () => {
+    const host = await build(amdHost());
+    writeFileSync(join(host.deviceDir(AMD.gpu), 'enable'), '1\n'); // what vfio-pci does when QEMU opens it
+    const snap = await readPci(host.root);
+    expect(byAddress(snap.devices, AMD.gpu).openByVm).toBe(true);
+    expect(byAddress(snap.devices, AMD.gpuAudio).openByVm).toBe(false);
+    expect(byAddress(snap.devices, AMD.nic).openByVm).toBe(false); // host driver: enable is 1, not a VM
+  });
+});
