@@ -2,6 +2,7 @@ import type { Action, Address } from '../model.js';
 
 /** The kernel operations apply needs; src/sysfs/writer.ts implements them over a root. */
 export interface BindingPort {
+  currentDriver(address: Address): Promise<string | null | 'missing'>;
   setOverride(address: Address, driver: string): Promise<void>;
   clearOverride(address: Address): Promise<void>;
   unbind(address: Address, fromDriver: string, timeoutMs: number): Promise<void>;
@@ -67,9 +68,17 @@ async function step(address: Address, what: string, write: () => Promise<void>):
 }
 
 async function bind(port: BindingPort, a: Extract<Action, { kind: 'bind' }>, t: ApplyTimeouts): Promise<ActionResult> {
-  const { address, driver, from } = a;
+  const { address, driver } = a;
   // Override first: from then on only `driver` can claim the device, so no probe hands it back to the host driver.
   await step(address, `writing driver_override=${driver}`, () => port.setOverride(address, driver));
+  // What is bound now, not what the plan saw: a host driver's module may have loaded and claimed a
+  // freshly hot-added device in between (udev autoload), or it may already be on `driver`.
+  const current = await port.currentDriver(address);
+  if (current === 'missing') throw new StepError('vanished', `${address}: device vanished while binding to ${driver}`, null);
+  const from = current;
+  if (from === driver) {
+    return { action: a, outcome: 'bound', message: `${address}: bound to ${driver} (was ${a.from ?? 'unbound'})`, errno: null, stuck: false, previousDriver: a.from };
+  }
   if (from) {
     try {
       await step(address, `unbind from ${from}`, () => port.unbind(address, from, t.unbindMs));

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { busError, startBusService, type BusService, type BusTarget } from '../dbus/index.js';
 import { createLogger, type LogFormat } from '../log/logger.js';
 import { DEFAULT_CONFIG_PATH, under } from '../paths.js';
-import { createSysfsWriter } from '../sysfs/writer.js';
+import { createSysfsWriter, stopWriter } from '../sysfs/writer.js';
 import { VERSION } from '../version.js';
 import { watchConfigFile } from '../watch/config-watch.js';
 import { startSchedule, type Schedule } from '../watch/schedule.js';
@@ -148,6 +148,7 @@ export async function main(argv: string[]): Promise<number> {
     await configWatch.close();
     await daemon.queue.stop();
     await bus?.close().catch(() => undefined);
+    stopWriter();
     process.exit(code);
   };
   process.on('SIGTERM', () => void shutdown(0));

@@ -4,11 +4,11 @@
  * (unbind, probe) run in a child process that is abandoned after a timeout, so a stuck GPU driver costs
  * one orphaned child, not the daemon (Node's own fs calls share libuv's four threads).
  */
-import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Address } from '../model.js';
 import { SYS_PCI_DEVICES, SYS_PCI_DRIVERS, SYS_PCI_DRIVERS_PROBE, under } from '../paths.js';
+import { WorkerWriteError, WriteWorker } from './write-worker.js';
 
 export interface SysfsWriter {
   /** Writes `${driver}\n` to DEV/driver_override: from then on only that driver may bind the device. */
@@ -66,53 +66,28 @@ function errnoName(err: unknown): string {
   return typeof code === 'string' ? code : 'EIO';
 }
 
-// The child's whole job: one write, errno name on stderr. Required fs (not a captured reference) so a
-// fs shim loaded with --require in tests applies.
-const CHILD_SCRIPT = `const fs = require('fs');
-try { fs.writeFileSync(process.argv[1], process.argv[2]); }
-catch (e) { process.stderr.write(String((e && e.code) || 'EIO')); process.exit(1); }`;
+const worker = new WriteWorker();
 
-/** Flags of this process that must not reach the child (debuggers would fight over the port). */
-function childExecArgv(): string[] {
-  return process.execArgv.filter((arg) => !/^--(inspect|debug)/.test(arg));
+/**
+ * Writes `value` to `path` in the helper process (src/sysfs/write-worker.ts); a write still pending
+ * after `timeoutMs` gets that process killed and abandoned, and fails with ETIMEDOUT.
+ */
+export async function writeInChild(path: string, value: string, timeoutMs: number): Promise<void> {
+  try {
+    await worker.write(path, value, timeoutMs);
+  } catch (err) {
+    const code = err instanceof WorkerWriteError ? err.code : errnoName(err);
+    if (code === 'ETIMEDOUT') {
+      throw new SysfsWriteError('ETIMEDOUT', path, `${describeWrite(value, path)} hung for ${(timeoutMs / 1000).toFixed(1)}s; the driver is probably busy (stop what uses the device) — the writer process was abandoned`);
+    }
+    if (err instanceof WorkerWriteError && code === 'EIO' && err.message !== 'EIO') throw new SysfsWriteError('EIO', path, `${describeWrite(value, path)}: ${err.message}`);
+    throw writeError(/^E[A-Z0-9]+$/.test(code) ? code : 'EIO', value, path);
+  }
 }
 
-/** Writes `value` to `path` in a child process; a child still running after `timeoutMs` is killed and abandoned. */
-export function writeInChild(path: string, value: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...childExecArgv(), '-e', CHILD_SCRIPT, path, value], {
-      env: process.env,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    let settled = false;
-    const settle = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      fn();
-    };
-    const timer = setTimeout(() => {
-      // A task stuck in the kernel ignores SIGKILL until the write returns; do not wait for it.
-      child.kill('SIGKILL');
-      child.stderr?.destroy();
-      child.unref();
-      settle(() =>
-        reject(new SysfsWriteError('ETIMEDOUT', path, `${describeWrite(value, path)} hung for ${(timeoutMs / 1000).toFixed(1)}s; the driver is probably busy (stop what uses the device) — the writer process was abandoned`)),
-      );
-    }, timeoutMs);
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', (err) => settle(() => reject(new SysfsWriteError(errnoName(err), path, `${describeWrite(value, path)}: cannot start ${process.execPath}: ${err.message}`))));
-    child.on('close', (code) => {
-      settle(() => {
-        if (code === 0) resolve();
-        else reject(writeError(/^E[A-Z0-9]+$/.test(stderr.trim()) ? stderr.trim() : 'EIO', value, path));
-      });
-    });
-  });
+/** Ends the helper process now instead of at its idle timeout (daemon shutdown). */
+export function stopWriter(): void {
+  worker.stop();
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

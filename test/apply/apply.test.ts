@@ -91,4 +91,15 @@ describe('applying actions against the fake kernel', () => {
     expect(results[1]?.outcome).toBe('vanished');
     expect(results[1]?.message).toMatch(new RegExp(`^${SEED.spareNic}: device vanished`));
   });
+
+  it('binds what is there now, not what the plan saw: a host driver that claimed the device meanwhile is unbound', async () => {
+    const h = await host(seedIntel());
+    // The plan saw the hot-added NIC unbound; udev's module autoload gave it to igb before our write.
+    const results = await applyActions(createSysfsWriter(h.root), [
+      { kind: 'load-driver', driver: 'vfio-pci' },
+      { kind: 'bind', address: SEED.spareNic, driver: 'vfio-pci', from: null },
+    ], FAST);
+    expect(results[1]).toMatchObject({ outcome: 'bound', previousDriver: 'igb' });
+    expect(driverOf(h, SEED.spareNic)).toBe('vfio-pci');
+  });
 });
