@@ -57,11 +57,26 @@ function linkBase(file: string): string | null {
 }
 
 
-/** Header type from config byte 0x0e without the multifunction bit; class-based guess when config is unreadable. */
-function readHeaderType(dir: string, classCode: number): number {
+/** What the first 64 bytes of config space (world-readable) say; null when unreadable. */
+interface ConfigHeader {
+  vendorId: number;
+  deviceId: number;
+  headerType: number;
+  subsystemVendorId: number;
+  subsystemDeviceId: number;
+}
+
+function readConfigHeader(dir: string): ConfigHeader | null {
   const n = readInto(dir + '/config', 64);
-  if (n !== null && n > 0x0e) return scratch[0x0e]! & 0x7f;
-  return classCode >> 8 === 0x0604 || classCode >> 8 === 0x0609 ? 1 : 0;
+  if (n === null || n < 0x30) return null;
+  return {
+    vendorId: scratch.readUInt16LE(0x00),
+    deviceId: scratch.readUInt16LE(0x02),
+    headerType: scratch[0x0e]! & 0x7f,
+    // 0x2c/0x2e hold the subsystem ids only in a type 0 (endpoint) header.
+    subsystemVendorId: scratch.readUInt16LE(0x2c),
+    subsystemDeviceId: scratch.readUInt16LE(0x2e),
+  };
 }
 
 type DeviceCore = Omit<PciDevice, 'slotSiblings' | 'inUse' | 'vendorName' | 'deviceName'>;
@@ -69,9 +84,14 @@ type DeviceCore = Omit<PciDevice, 'slotSiblings' | 'inUse' | 'vendorName' | 'dev
 /** One device's attributes; null when it vanished while being read (hot-remove). */
 function readDevice(dir: string, address: Address): DeviceCore | null {
   // Plain concatenation, not path.join: this runs a dozen times per device.
-  const vendorId = readHexAttr(dir + '/vendor');
-  const deviceId = readHexAttr(dir + '/device');
+  // Ids come from config space where it is authoritative (one read instead of four): not for an SR-IOV
+  // VF (its ID registers read 0xffff), nor for bridges (no subsystem ids at 0x2c). The class always
+  // comes from sysfs, which carries the kernel's class quirks.
+  const header = readConfigHeader(dir);
   const classCode = readHexAttr(dir + '/class');
+  const fromConfig = header !== null && header.headerType === 0 && header.vendorId !== 0xffff;
+  const vendorId = fromConfig ? header.vendorId : readHexAttr(dir + '/vendor');
+  const deviceId = fromConfig ? header.deviceId : readHexAttr(dir + '/device');
   if (vendorId === null || deviceId === null || classCode === null) return null;
   const override = readAttr(dir + '/driver_override');
   const group = linkBase(dir + '/iommu_group');
@@ -82,10 +102,11 @@ function readDevice(dir: string, address: Address): DeviceCore | null {
     address,
     vendorId,
     deviceId,
-    subsystemVendorId: readHexAttr(dir + '/subsystem_vendor') ?? 0,
-    subsystemDeviceId: readHexAttr(dir + '/subsystem_device') ?? 0,
+    subsystemVendorId: fromConfig ? header.subsystemVendorId : (readHexAttr(dir + '/subsystem_vendor') ?? 0),
+    subsystemDeviceId: fromConfig ? header.subsystemDeviceId : (readHexAttr(dir + '/subsystem_device') ?? 0),
     classCode,
-    headerType: readHeaderType(dir, classCode),
+    // Class-based guess when config is unreadable or reads all ones (a device that does not answer).
+    headerType: header && header.headerType !== 0x7f ? header.headerType : (classCode >> 8 === 0x0604 || classCode >> 8 === 0x0609 ? 1 : 0),
     driver,
     // The kernel prints an unset override as "(null)".
     driverOverride: override === null || override === '' || override === '(null)' ? null : override,

@@ -156,8 +156,10 @@ function isBridgeClass(classCode: number): boolean {
 
 function configSpace(d: DeviceSpec, multifunction: boolean): Buffer {
   const config = Buffer.alloc(d.pcie === false ? 256 : 4096);
-  config.writeUInt16LE(d.vendor, 0);
-  config.writeUInt16LE(d.device, 2);
+  // An SR-IOV virtual function reads 0xffff in its Vendor and Device ID registers (PCIe SR-IOV spec);
+  // the kernel's `vendor`/`device` attributes carry the real ids, taken from the PF's capability.
+  config.writeUInt16LE(d.physfn ? 0xffff : d.vendor, 0);
+  config.writeUInt16LE(d.physfn ? 0xffff : d.device, 2);
   config.writeUInt8(d.classCode & 0xff, 0x09);
   config.writeUInt8((d.classCode >> 8) & 0xff, 0x0a);
   config.writeUInt8((d.classCode >> 16) & 0xff, 0x0b);
