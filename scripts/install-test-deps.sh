@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Debian packages the test suite runs for real (as root, on Debian 12): lspci for the benchmark,
+# dbus-daemon + busctl + gdbus for the D-Bus tests, systemd-analyze/systemd-notify, setpriv, man.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  pciutils pci.ids dbus libglib2.0-bin systemd python3 util-linux man-db groff-base >/dev/null
