@@ -111,6 +111,8 @@ export interface IommuFacts {
   modprobeIds: ModprobeIdsLine[];
   /** Where the kernel command line comes from. */
   bootloader: 'proxmox-boot-tool' | 'systemd-boot' | 'grub' | 'unknown';
+  /** /etc/kernel/cmdline exists (with proxmox-boot-tool: systemd-boot ESPs read it; GRUB ESPs use /etc/default/grub). */
+  kernelCmdlineFile: boolean;
 }
 
 export interface Snapshot {

@@ -249,7 +249,7 @@ function modprobeIds({ facts }: Context): Check {
 
 function kernelCmdline({ facts }: Context): Check {
   const name = 'kernel-cmdline';
-  const how = cmdlineHowTo(facts.bootloader, facts.kernelRelease);
+  const how = cmdlineHowTo(facts);
   const source: Record<IommuFacts['bootloader'], string> = {
     'proxmox-boot-tool': 'proxmox-boot-tool (/etc/kernel/proxmox-boot-uuids)',
     'systemd-boot': 'systemd-boot via kernel-install (/etc/kernel/cmdline)',

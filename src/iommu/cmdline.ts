@@ -52,15 +52,17 @@ export interface CmdlineHowTo {
   apply: string;
 }
 
-export function cmdlineHowTo(bootloader: IommuFacts['bootloader'], kernelRelease: string | null): CmdlineHowTo {
+type BootFacts = Pick<IommuFacts, 'bootloader' | 'kernelRelease' | 'kernelCmdlineFile'>;
+
+export function cmdlineHowTo(facts: BootFacts): CmdlineHowTo {
+  const { bootloader, kernelRelease } = facts;
   switch (bootloader) {
     case 'proxmox-boot-tool':
       // zz-proxmox-boot copies /etc/kernel/cmdline into the systemd-boot entries of every ESP;
       // ESPs it manages with GRUB get their command line from /etc/default/grub instead.
-      return {
-        where: '/etc/kernel/cmdline (one line; on a GRUB-booted Proxmox host without that file: GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub)',
-        apply: 'proxmox-boot-tool refresh',
-      };
+      return facts.kernelCmdlineFile
+        ? { where: '/etc/kernel/cmdline (one line)', apply: 'proxmox-boot-tool refresh' }
+        : { where: 'GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub', apply: 'proxmox-boot-tool refresh' };
     case 'systemd-boot': {
       const release = kernelRelease ?? '$(uname -r)';
       return { where: '/etc/kernel/cmdline (one line)', apply: `kernel-install add ${release} /boot/vmlinuz-${release}` };
@@ -76,13 +78,13 @@ export function cmdlineHowTo(bootloader: IommuFacts['bootloader'], kernelRelease
 }
 
 /** "add `p` to <file>, run `<command>`" — the caller says when to reboot. */
-export function addParamAdvice(param: string, facts: Pick<IommuFacts, 'bootloader' | 'kernelRelease'>): string {
-  const how = cmdlineHowTo(facts.bootloader, facts.kernelRelease);
+export function addParamAdvice(param: string, facts: BootFacts): string {
+  const how = cmdlineHowTo(facts);
   return `add \`${param}\` to ${how.where}, run \`${how.apply}\``;
 }
 
-export function removeParamAdvice(tokens: string[], facts: Pick<IommuFacts, 'bootloader' | 'kernelRelease'>): string {
-  const how = cmdlineHowTo(facts.bootloader, facts.kernelRelease);
+export function removeParamAdvice(tokens: string[], facts: BootFacts): string {
+  const how = cmdlineHowTo(facts);
   const where = facts.bootloader === 'grub' ? 'GRUB_CMDLINE_LINUX_DEFAULT or GRUB_CMDLINE_LINUX in /etc/default/grub' : how.where;
   const list = tokens.map((t) => `\`${t}\``).join(' and ');
   return `remove ${list} from ${where}, run \`${how.apply}\``;

@@ -38,6 +38,7 @@ export async function readIommuFacts(root: string): Promise<IommuFacts> {
     staleVirqfd,
     modprobeIds,
     bootloader,
+    kernelCmdlineFile,
   ] = await Promise.all([
     readUntil(at('/proc/cpuinfo'), '\n\n'),
     readAcpiTables(at('/sys/firmware/acpi/tables')),
@@ -55,6 +56,7 @@ export async function readIommuFacts(root: string): Promise<IommuFacts> {
     readVirqfdLines(root),
     readModprobeIds(root),
     detectBootloader(root),
+    exists(at('/etc/kernel/cmdline')),
   ]);
 
   const loaded = parseProcModules(procModules ?? '');
@@ -79,6 +81,7 @@ export async function readIommuFacts(root: string): Promise<IommuFacts> {
     staleVirqfd,
     modprobeIds,
     bootloader,
+    kernelCmdlineFile,
   };
 }
 

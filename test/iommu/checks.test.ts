@@ -29,7 +29,7 @@ describe('verifyIommu', () => {
   });
 
   it('AMD host booted by proxmox-boot-tool: amd-vi, and the cmdline advice names /etc/kernel/cmdline and proxmox-boot-tool refresh', () => {
-    const report = verifyIommu(amdHostFacts({ bootloader: 'proxmox-boot-tool' }), groups(20), []);
+    const report = verifyIommu(amdHostFacts({ bootloader: 'proxmox-boot-tool', kernelCmdlineFile: true }), groups(20), []);
     expect(report).toMatchObject({ enabled: true, kind: 'amd-vi', groupCount: 20 });
     expect(failing(report)).toEqual([]);
     const cmdline = check(report, 'kernel-cmdline');
@@ -67,12 +67,19 @@ describe('verifyIommu', () => {
   });
 
   it('Intel with intel_iommu=off on the command line: the fix is to remove it, not to add anything', () => {
-    const facts = intelHostFacts({ ...iommuOff, cmdline: 'root=/dev/sda1 ro intel_iommu=off quiet', bootloader: 'proxmox-boot-tool' });
+    const facts = intelHostFacts({ ...iommuOff, cmdline: 'root=/dev/sda1 ro intel_iommu=off quiet', bootloader: 'proxmox-boot-tool', kernelCmdlineFile: true });
     const dma = check(verifyIommu(facts, [], []), 'dma-remapping');
     expect(dma.status).toBe('fail');
     expect(dma.message).toContain('Fix: remove `intel_iommu=off` from /etc/kernel/cmdline');
     expect(dma.message).toContain('`proxmox-boot-tool refresh`, then reboot');
     expect(dma.message).not.toContain('add `');
+  });
+
+  it('a GRUB-booted Proxmox host (proxmox-boot-tool, no /etc/kernel/cmdline): edit /etc/default/grub, then proxmox-boot-tool refresh', () => {
+    const facts = intelHostFacts({ ...iommuOff, cmdline: 'root=/dev/sda1 ro intel_iommu=off quiet', bootloader: 'proxmox-boot-tool', kernelCmdlineFile: false });
+    const dma = check(verifyIommu(facts, [], []), 'dma-remapping');
+    expect(dma.message).toContain('Fix: remove `intel_iommu=off` from GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, run `proxmox-boot-tool refresh`, then reboot');
+    expect(dma.message).not.toContain('/etc/kernel/cmdline');
   });
 
   it('a later intel_iommu=on overrides an earlier off, so off is not blamed', () => {

@@ -19,6 +19,7 @@ export function intelHostFacts(overrides: Partial<IommuFacts> = {}): IommuFacts 
     staleVirqfd: [],
     modprobeIds: [],
     bootloader: 'grub',
+    kernelCmdlineFile: false,
     ...overrides,
   };
 }

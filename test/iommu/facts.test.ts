@@ -67,6 +67,7 @@ describe('readIommuFacts', () => {
       staleVirqfd: [],
       modprobeIds: [],
       bootloader: 'unknown',
+      kernelCmdlineFile: false,
     });
   });
 

@@ -15,7 +15,7 @@ export const facts: IommuFacts = {
   cpuVendor: 'intel', cpuFlags: ['vmx'], acpiTables: ['DMAR'], iommuUnits: [{ name: 'dmar0', kind: 'intel' }],
   unsafeNoIommuMode: null, interruptRemapping: 'enabled', allowUnsafeInterrupts: false, vfioPciRegistered: false,
   devVfio: true, modules: { vfio: 'absent', vfio_iommu_type1: 'absent', vfio_pci: 'absent' }, kernelRelease: '6.8.12',
-  cmdline: 'root=/dev/sda2 quiet', kernelConfig: null, staleVirqfd: [], modprobeIds: [], bootloader: 'grub',
+  cmdline: 'root=/dev/sda2 quiet', kernelConfig: null, staleVirqfd: [], modprobeIds: [], bootloader: 'grub', kernelCmdlineFile: false,
 };
 
 export const iommuOn: IommuReport = { enabled: true, kind: 'intel-vt-d', groupCount: 3, interruptRemapping: 'enabled', checks: [] };
