@@ -99,7 +99,7 @@ vm_start() {
   VM_RUN=$VM_RUNS/$name
   rm -rf "$VM_RUN"; mkdir -p "$VM_RUN/share/sync"
   if [ -n "$scenario" ]; then
-    cp -a "$scenario" "$VM_RUN/share/scenario"
+    cp -aL "$scenario" "$VM_RUN/share/scenario"   # -L: scenarios may share a script by symlink
     chmod 0755 "$VM_RUN/share/scenario/"*.sh 2>/dev/null || true
   fi
   local accel; accel=$(vm_accel)
