@@ -35,8 +35,10 @@ export async function reconcileOnce(opts: {
   stuck?: Record<Address, string>;
   timeouts?: ApplyTimeouts;
   now?: () => Date;
+  /** A snapshot the caller just took (saves a second scan); observed here when absent. */
+  observed?: Snapshot;
 }): Promise<Reconciled> {
-  const before = await observe(opts.root);
+  const before = opts.observed ?? (await observe(opts.root));
   const first = assess(opts.config, before, opts.owned, opts.stuck);
   if (first.plan.actions.length === 0) {
     return { snapshot: before, assessment: first, results: [], verdicts: first.plan.verdicts, owned: opts.owned };

@@ -109,15 +109,13 @@ export class Daemon {
       const assessment = assess({ ...this.config, devices: [] }, snapshot, { devices: {} });
       result = { snapshot, assessment, results: [], verdicts: assessment.plan.verdicts, owned: this.owned };
     } else {
+      const observed = await observe(this.o.root);
       // A device that left the driver it hung on is worth trying again.
-      if (this.stuck.size && this.last) {
-        const now = await observe(this.o.root);
-        for (const [a, s] of this.stuck) {
-          if (now.devices.find((d) => d.address === a)?.driver !== s.driver) this.stuck.delete(a);
-        }
+      for (const [a, s] of this.stuck) {
+        if (observed.devices.find((d) => d.address === a)?.driver !== s.driver) this.stuck.delete(a);
       }
       result = await reconcileOnce({
-        root: this.o.root, port: this.o.port, config: this.config, owned: this.owned, stuck: this.stuckRecord(), timeouts: this.o.timeouts,
+        root: this.o.root, port: this.o.port, config: this.config, owned: this.owned, stuck: this.stuckRecord(), timeouts: this.o.timeouts, observed,
       });
     }
 
