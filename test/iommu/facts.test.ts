@@ -113,6 +113,7 @@ describe('readIommuFacts', () => {
         CONFIG_VFIO: 'y', CONFIG_VFIO_PCI: 'm',
       },
       bootloader: 'proxmox-boot-tool',
+      kernelCmdlineFile: true,
     });
     expect(facts.kernelConfig).not.toHaveProperty('CONFIG_UNRELATED');
   });
