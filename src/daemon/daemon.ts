@@ -10,6 +10,18 @@ import { describeAction } from '../plan/describe.js';
 import { reconcileOnce, type Reconciled } from '../reconcile.js';
 import { publishedState, statusLine, verdictChanges, type DaemonView } from './publish.js';
 import { ReconcileQueue } from './queue.js';
+import { SharedResult } from './shared-result.js';
+import { describeTrigger, rereadsConfig, retriesStuck, type Trigger } from './triggers.js';
+
+/** What a hook run after each reconcile gets (plain data; hooks must not change it). */
+export interface AfterReconcile {
+  result: Reconciled;
+  view: DaemonView;
+  triggers: readonly Trigger[];
+}
+
+/** How long a Plan() result is served to later callers (they share one observation meanwhile). */
+export const PLAN_MAX_AGE_MS = 1000;
 
 export interface DaemonOptions {
   root: string;
@@ -22,6 +34,11 @@ export interface DaemonOptions {
   notify: (fields: { ready?: boolean; status?: string; stopping?: boolean }) => Promise<unknown>;
   /** Called after a config loaded successfully (main.ts re-arms the periodic check when its schedule changed). */
   onConfigLoaded?: (config: Config) => void;
+  /**
+   * Run in order after every reconcile, once its result is published (claim data, the metrics
+   * textfile, …). A hook that throws or rejects is logged and does not stop the next one.
+   */
+  afterReconcile?: ((ctx: AfterReconcile) => void | Promise<void>)[];
 }
 
 /**
@@ -29,7 +46,7 @@ export interface DaemonOptions {
  * time through the queue and publishes after each. Triggers carry no data the decisions rely on.
  */
 export class Daemon {
-  readonly queue: ReconcileQueue;
+  readonly queue: ReconcileQueue<Trigger>;
   private config: Config;
   private configErrors: ConfigError[] = [];
   private hasGoodConfig = false;
@@ -41,11 +58,14 @@ export class Daemon {
   private lastRows: PlanRow[] = [];
   private bus: BusService | null = null;
   private started = false;
+  /** Concurrent Plan() callers share one observation; a result younger than PLAN_MAX_AGE_MS is reused. */
+  private readonly plans = new SharedResult(() => this.computePlanRows(), PLAN_MAX_AGE_MS);
 
   constructor(private readonly o: DaemonOptions) {
     this.config = { path: o.configPath, daemon: { ...DEFAULT_DAEMON_SETTINGS }, devices: [] };
-    this.queue = new ReconcileQueue((reasons) => this.run(reasons), {
-      onError: (err, reasons) => this.o.log.error(`reconcile (${reasons.join(', ')}) failed: ${(err as Error).stack ?? String(err)}`),
+    this.queue = new ReconcileQueue<Trigger>((triggers) => this.run(triggers), {
+      key: describeTrigger,
+      onError: (err, triggers) => this.o.log.error(`reconcile (${triggers.map(describeTrigger).join(', ')}) failed: ${(err as Error).stack ?? String(err)}`),
     });
   }
 
@@ -63,7 +83,7 @@ export class Daemon {
     if (owned.problem) this.o.log.warn(owned.problem);
     this.owned = owned.state;
     await this.reloadConfig();
-    this.queue.trigger('start');
+    this.queue.trigger({ kind: 'start' });
     await this.queue.idle();
     this.started = true;
   }
@@ -96,10 +116,10 @@ export class Daemon {
     return out;
   }
 
-  private async run(reasons: string[]): Promise<void> {
-    this.o.log.debug(`reconcile: ${reasons.join(', ')}`);
-    if (reasons.some((r) => r === 'reload' || r.startsWith('config'))) await this.reloadConfig();
-    if (reasons.some((r) => r === 'reload' || r === 'dbus-reconcile')) this.stuck.clear();
+  private async run(triggers: Trigger[]): Promise<void> {
+    this.o.log.debug(`reconcile: ${triggers.map(describeTrigger).join(', ')}`);
+    if (rereadsConfig(triggers)) await this.reloadConfig();
+    if (retriesStuck(triggers)) this.stuck.clear();
     const previous = this.last?.verdicts ?? [];
 
     let result: Reconciled;
@@ -137,10 +157,23 @@ export class Daemon {
     this.last = result;
     this.lastReconcileUs = BigInt(Date.now()) * 1000n;
     this.lastRows = result.results.map((r) => ['address' in r.action ? r.action.address : '', r.outcome, r.message]);
+    this.plans.invalidate();
     const view = this.view();
     this.bus?.update(publishedState(view));
     this.bus?.emitReconciled(result.results.length, publishedState(view).manager.State);
     await this.o.notify({ status: statusLine(view) });
+    await this.afterReconcile({ result, view, triggers });
+  }
+
+  /** The one place that runs after a reconcile is published: hooks from DaemonOptions.afterReconcile. */
+  private async afterReconcile(ctx: AfterReconcile): Promise<void> {
+    for (const hook of this.o.afterReconcile ?? []) {
+      try {
+        await hook(ctx);
+      } catch (e) {
+        this.o.log.error(`after reconcile: ${(e as Error).message ?? String(e)}`);
+      }
+    }
   }
 
   /** One journal line per change of a managed device's state; problems at warning priority. */
@@ -170,8 +203,22 @@ export class Daemon {
     return this.started;
   }
 
-  /** D-Bus Plan(): what a reconcile would do now (fresh observation, nothing written). */
-  async planRows(): Promise<PlanRow[]> {
+  /**
+   * D-Bus Plan(): what a reconcile would do now, nothing written. Concurrent callers share one
+   * observation, and a result younger than PLAN_MAX_AGE_MS (and not older than the last reconcile) is
+   * served again, so a flood of calls costs one scan per second at most.
+   */
+  planRows(): Promise<PlanRow[]> {
+    return this.plans.get();
+  }
+
+  /** How many Plan() observations were actually made (the rest were shared). */
+  get planComputations(): number {
+    return this.plans.computations;
+  }
+
+  private async computePlanRows(): Promise<PlanRow[]> {
+    this.o.log.debug('plan: observing (every Plan() call waiting now shares this)');
     const snapshot = await observe(this.o.root);
     const config = this.hasGoodConfig ? this.config : { ...this.config, devices: [] };
     const { plan } = assess(config, snapshot, this.owned, this.stuckRecord());
@@ -184,13 +231,13 @@ export class Daemon {
 
   /** D-Bus Reconcile(): run now (after anything queued) and return what this run did. */
   async reconcileNow(): Promise<PlanRow[]> {
-    this.queue.trigger('dbus-reconcile');
+    this.queue.trigger({ kind: 'dbus-reconcile' });
     await this.queue.idle();
     return this.lastRows;
   }
 
   async reloadNow(): Promise<void> {
-    this.queue.trigger('reload');
+    this.queue.trigger({ kind: 'reload' });
     await this.queue.idle();
   }
 

@@ -62,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     if (expression === scheduled) return;
     schedule?.stop();
     try {
-      schedule = startSchedule(expression, () => daemon.queue.trigger('schedule'));
+      schedule = startSchedule(expression, () => daemon.queue.trigger({ kind: 'schedule' }));
       scheduled = expression;
     } catch (e) {
       log.warn(`periodic check disabled: ${(e as Error).message}`);
@@ -86,12 +86,12 @@ export async function main(argv: string[]): Promise<number> {
   const uevents = watchUevents({ command: [values.udevadm ?? 'udevadm', 'monitor', '--kernel', '--property', '--subsystem-match=pci'] });
   uevents.on('uevent', (e) => {
     if (!daemonStarted) return;
-    daemon.queue.trigger(`uevent ${e.action} ${e.props.PCI_SLOT_NAME ?? '?'}`);
+    daemon.queue.trigger({ kind: 'uevent', action: e.action, address: e.props.PCI_SLOT_NAME ?? '?' });
   });
   uevents.on('down', (d) => log.warn(`uevent watcher down (${d.reason}); retrying in ${Math.round(d.retryInMs / 1000)} s`));
   uevents.on('restart', () => {
     log.info('uevent watcher listening again; rescanning');
-    if (daemonStarted) daemon.queue.trigger('uevent-restart');
+    if (daemonStarted) daemon.queue.trigger({ kind: 'uevent-restart' });
   });
   if (!(await uevents.whenReady(5000))) {
     log.warn('udevadm monitor is not listening; hotplug is seen by the periodic check until it is');
@@ -133,7 +133,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  const configWatch = watchConfigFile(under(root, values.config ?? DEFAULT_CONFIG_PATH), (kind) => daemon.queue.trigger(`config ${kind}`), {
+  const configWatch = watchConfigFile(under(root, values.config ?? DEFAULT_CONFIG_PATH), (change) => daemon.queue.trigger({ kind: 'config', change }), {
     onError: (e) => log.warn(`config watcher: ${e.message}`),
   });
 
@@ -155,7 +155,7 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGHUP', () => {
     log.info('SIGHUP: re-reading the config');
-    daemon.queue.trigger('reload');
+    daemon.queue.trigger({ kind: 'reload' });
   });
 
   await configWatch.ready;

@@ -4,27 +4,31 @@
  * unbind/bind writes produce several) costs one extra reconcile, not one per event.
  * Reconcile is level-triggered: reasons are for logs only, never for decisions.
  */
-export type RunReconcile = (reasons: string[]) => Promise<void>;
+export type RunReconcile<R = string> = (reasons: R[]) => Promise<void>;
 
-export interface ReconcileQueueOptions {
+export interface ReconcileQueueOptions<R = string> {
   /** Called when a run throws or rejects; the queue carries on with the next trigger. */
-  onError?: (error: unknown, reasons: string[]) => void;
+  onError?: (error: unknown, reasons: R[]) => void;
+  /** Identity of a reason: two reasons with the same key are one (default: String). */
+  key?: (reason: R) => string;
 }
 
-export class ReconcileQueue {
-  private pending: string[] = [];
+export class ReconcileQueue<R = string> {
+  private pending: R[] = [];
   private current: Promise<void> | null = null;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
-  private readonly onError: (error: unknown, reasons: string[]) => void;
+  private readonly onError: (error: unknown, reasons: R[]) => void;
+  private readonly key: (reason: R) => string;
 
   constructor(
-    private readonly run: RunReconcile,
-    options: ReconcileQueueOptions = {},
+    private readonly run: RunReconcile<R>,
+    options: ReconcileQueueOptions<R> = {},
   ) {
     this.onError =
       options.onError ??
-      ((error, reasons) => console.error(`reconcile failed (${reasons.join(', ')}):`, error));
+      ((error, reasons) => console.error(`reconcile failed (${reasons.map(String).join(', ')}):`, error));
+    this.key = options.key ?? String;
   }
 
   /** True while a run is in progress. */
@@ -36,9 +40,10 @@ export class ReconcileQueue {
    * Asks for a reconcile. Synchronous triggers in the same tick, and triggers during a run, are
    * merged into one run. Ignored after stop().
    */
-  trigger(reason: string): void {
+  trigger(reason: R): void {
     if (this.stopped) return;
-    if (!this.pending.includes(reason)) this.pending.push(reason);
+    const key = this.key(reason);
+    if (!this.pending.some((p) => this.key(p) === key)) this.pending.push(reason);
     if (this.current === null) this.current = this.drain();
   }
 

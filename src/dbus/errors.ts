@@ -12,6 +12,7 @@ export const UNKNOWN_METHOD = 'org.freedesktop.DBus.Error.UnknownMethod';
 export const UNKNOWN_PROPERTY = 'org.freedesktop.DBus.Error.UnknownProperty';
 export const PROPERTY_READ_ONLY = 'org.freedesktop.DBus.Error.PropertyReadOnly';
 export const INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs';
+export const LIMITS_EXCEEDED = 'org.freedesktop.DBus.Error.LimitsExceeded';
 export const FAILED = `${ERROR_PREFIX}Failed`;
 
 /** For handlers: `throw busError('InvalidConfig', 'config.toml:3:1: unknown key "x"')`. */

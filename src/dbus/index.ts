@@ -1,5 +1,5 @@
 /** D-Bus service layer of pcie-passthroughd: what the daemon imports. */
-export { startBusService } from './service.js';
+export { startBusService, PLAN_LIMITS } from './service.js';
 export { busError, type BusErrorKind } from './errors.js';
 export { BUS_NAME, MANAGER_PATH, MANAGER_IFACE, DEVICE_IFACE, devicePath } from './names.js';
 export type {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Variant } from 'dbus-next';
 import { openConnection, describeTarget, type BusConnection, type IncomingCall } from './connection.js';
 import {
-  ACCESS_DENIED, FAILED, INVALID_ARGS, PROPERTY_READ_ONLY, UNKNOWN_INTERFACE, UNKNOWN_METHOD, UNKNOWN_OBJECT,
+  ACCESS_DENIED, FAILED, INVALID_ARGS, LIMITS_EXCEEDED, PROPERTY_READ_ONLY, UNKNOWN_INTERFACE, UNKNOWN_METHOD, UNKNOWN_OBJECT,
   UNKNOWN_PROPERTY, toErrorReply,
 } from './errors.js';
 import {
@@ -23,6 +23,13 @@ const SILENT: BusLog = { info() {}, warn() {}, error() {} };
 const ROWS_SPEC: PropertySpec = { name: 'result', type: 'a(sss)', emits: 'true', fallback: [], doc: '' };
 const ROOT_ONLY = new Set(['Reconcile', 'Reload']);
 const PROPERTIES_SIGNATURES: Record<string, string | undefined> = { Get: 'ss', GetAll: 's', Set: 'ssv' };
+
+/**
+ * Plan() is open to every local user. Calls share one observation (the daemon's handler), but each
+ * waiting call still holds its message: a connection may have this many unanswered at once, and all
+ * callers together this many; beyond that the call is refused with LimitsExceeded at once.
+ */
+export const PLAN_LIMITS = { perConnection: 4, total: 512 } as const;
 
 /** Child node names of `path` among the object paths (for Introspect, so `busctl tree` can walk). */
 export function childNodes(path: string, objectPaths: Iterable<string>): string[] {
@@ -92,7 +99,53 @@ export async function startBusService(opts: StartBusOptions): Promise<BusService
     }
   };
 
+  /** Unanswered Plan() calls per sender (unique name). */
+  const planWaiting = new Map<string, number>();
+  let planWaitingTotal = 0;
+  const hasOwner = async (name: string): Promise<boolean> => {
+    try {
+      const [owned] = await conn.callBus('NameHasOwner', 's', [name]);
+      return owned !== false;
+    } catch {
+      return true; // cannot tell: answer it
+    }
+  };
+
+  const runPlan = async (call: IncomingCall): Promise<void> => {
+    const mine = planWaiting.get(call.sender) ?? 0;
+    if (mine >= PLAN_LIMITS.perConnection || planWaitingTotal >= PLAN_LIMITS.total) {
+      conn.replyError(call, LIMITS_EXCEEDED, mine >= PLAN_LIMITS.perConnection
+        ? `Plan: at most ${PLAN_LIMITS.perConnection} calls per connection may wait at once; wait for the answers`
+        : `Plan: ${PLAN_LIMITS.total} calls are already waiting; try again in a second`);
+      return;
+    }
+    planWaiting.set(call.sender, mine + 1);
+    planWaitingTotal++;
+    try {
+      // A caller that hung up while its call was queued on the bus gets no work done for it.
+      if (!call.noReply && call.sender && !(await hasOwner(call.sender))) return;
+      if (call.noReply) return;
+      const rows = await opts.handlers.plan();
+      const { value, problem } = coerce(ROWS_SPEC, rows);
+      if (problem) log.warn(`D-Bus: Plan handler returned ${problem}`);
+      replyOrFail(call, 'a(sss)', [value]);
+    } catch (err) {
+      const { name, message } = toErrorReply(err);
+      if (name === FAILED) log.error(`D-Bus: Plan failed: ${err instanceof Error && err.stack ? err.stack : message}`);
+      conn.replyError(call, name, message);
+    } finally {
+      planWaitingTotal--;
+      const left = (planWaiting.get(call.sender) ?? 1) - 1;
+      if (left > 0) planWaiting.set(call.sender, left);
+      else planWaiting.delete(call.sender);
+    }
+  };
+
   const runManagerMethod = async (call: IncomingCall): Promise<void> => {
+    if (call.member === 'Plan') {
+      await runPlan(call);
+      return;
+    }
     if (ROOT_ONLY.has(call.member)) {
       const uid = await callerUid(call.sender);
       if (uid !== 0) {
@@ -108,7 +161,7 @@ export async function startBusService(opts: StartBusOptions): Promise<BusService
         replyOrFail(call, '', []);
         return;
       }
-      const rows: PlanRow[] = call.member === 'Plan' ? await opts.handlers.plan() : await opts.handlers.reconcile();
+      const rows: PlanRow[] = await opts.handlers.reconcile();
       const { value, problem } = coerce(ROWS_SPEC, rows);
       if (problem) log.warn(`D-Bus: ${call.member} handler returned ${problem}`);
       replyOrFail(call, 'a(sss)', [value]);
@@ -150,8 +203,12 @@ export async function startBusService(opts: StartBusOptions): Promise<BusService
     if (!spec || !prop || !values) {
       conn.replyError(call, UNKNOWN_PROPERTY, `No property ${propName} on interface ${ifaceName || '(any)'} of ${call.path}`);
     } else if (call.member === 'Set') {
-      // Nothing is ever assigned: every property is read-only (the bus policy also denies Set to non-root).
-      conn.replyError(call, PROPERTY_READ_ONLY, `Property ${spec.name}.${propName} is read-only`);
+      // Nothing is ever assigned: every property is read-only. Non-root callers hear AccessDenied
+      // (what the bus policy answers them too, and what docs/dbus.md promises), root PropertyReadOnly.
+      void callerUid(call.sender).then((uid) => {
+        if (uid === 0) conn.replyError(call, PROPERTY_READ_ONLY, `Property ${spec.name}.${propName} is read-only`);
+        else conn.replyError(call, ACCESS_DENIED, `Properties.Set is root only; refused for ${uid === null ? 'a caller whose uid could not be determined' : `uid ${uid}`} (and every property is read-only)`);
+      });
     } else {
       replyOrFail(call, 'v', [new Variant(prop.type, values[propName])]);
     }
@@ -165,6 +222,11 @@ export async function startBusService(opts: StartBusOptions): Promise<BusService
     if (iface === '') {
       // No interface given: the spec lets the service pick; only our own methods are unambiguous.
       iface = specs.find((s) => s.methods.some((m) => m.name === member))?.name ?? '';
+    }
+    const peerOrIntrospect = (iface === INTROSPECTABLE_IFACE && member === 'Introspect') || (iface === PEER_IFACE && (member === 'Ping' || member === 'GetMachineId'));
+    if (peerOrIntrospect && signature !== '') {
+      conn.replyError(call, INVALID_ARGS, `${iface}.${member} takes no arguments, got signature "${signature}"`);
+      return;
     }
     if (iface === INTROSPECTABLE_IFACE && member === 'Introspect') {
       if (specs.length === 0 && children.length === 0 && path !== '/') {
