@@ -11,7 +11,13 @@ export type Address = string;
 
 /** Why the host itself uses a device (DESIGN.md safety rules). */
 export interface InUse {
-  kind: 'mount' | 'swap' | 'netdev' | 'console';
+  /**
+   * mount/swap: backs a mounted filesystem or active swap; holder: held by a stacked block device
+   * (dm, md, bcache, loop) or a member of an imported ZFS pool; filesystem: a device of a mounted
+   * multi-device filesystem (btrfs, bcachefs); netdev: interface up or routed; netconfig: the host's
+   * persistent network configuration uses the interface; console: boot VGA.
+   */
+  kind: 'mount' | 'swap' | 'holder' | 'filesystem' | 'netdev' | 'netconfig' | 'console';
   /** Human detail, e.g. "nvme0n1p2 mounted on /", "eno1 is up (192.168.1.10/24)". */
   detail: string;
 }
@@ -246,6 +252,20 @@ export function hex4(n: number): string {
 
 export function formatId(vendor: number, device: number): string {
   return `${hex4(vendor)}:${hex4(device)}`;
+}
+
+/** sysfs prints "%04x:%02x:%02x.%d": the domain has at least 4 digits (Intel VMD's child domains are 10000+). */
+const PCI_ADDRESS = /^[0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
+
+export function isPciAddress(text: string): boolean {
+  return PCI_ADDRESS.test(text);
+}
+
+/** Orders addresses as lspci does: by domain number (so ffff: comes before 10000:), then bus, device, function. */
+export function compareAddresses(a: Address, b: Address): number {
+  const domain = (x: Address) => parseInt(x.slice(0, x.indexOf(':')), 16);
+  const rest = (x: Address) => x.slice(x.indexOf(':'));
+  return domain(a) - domain(b) || (rest(a) < rest(b) ? -1 : rest(a) > rest(b) ? 1 : 0);
 }
 
 /** "0000:01:00.0" → "0000:01:00" (the slot all functions share). */

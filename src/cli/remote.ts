@@ -3,6 +3,7 @@ import { EXIT } from './exit.js';
 import type { CliOptions } from './main.js';
 import { runLocalCommand } from './local.js';
 import { table } from './text.js';
+import { compareAddresses } from '../model.js';
 
 type Print = (s: string) => void;
 
@@ -52,7 +53,7 @@ async function readStatus(bus: dbus.MessageBus): Promise<{ manager: Props; devic
   const manager = plain(await (obj.getInterface('org.freedesktop.DBus.Properties') as unknown as PropertiesProxy).GetAll(MANAGER));
   const managed = await (obj.getInterface('org.freedesktop.DBus.ObjectManager') as unknown as ObjectManagerProxy).GetManagedObjects();
   const devices = Object.values(managed).flatMap((ifaces) => (ifaces[DEVICE] ? [plain(ifaces[DEVICE])] : []));
-  devices.sort((a, b) => String(a.Address).localeCompare(String(b.Address)));
+  devices.sort((a, b) => compareAddresses(String(a.Address), String(b.Address)));
   return { manager, devices };
 }
 

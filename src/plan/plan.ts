@@ -1,5 +1,5 @@
 import {
-  isBridge, type Action, type Address, type Config, type DeviceEntry, type IommuReport, type OwnedState, type PciDevice,
+  compareAddresses, isBridge, type Action, type Address, type Config, type DeviceEntry, type IommuReport, type OwnedState, type PciDevice,
   type Plan, type Snapshot, type Verdict,
 } from '../model.js';
 import { groupViability } from './groups.js';
@@ -129,6 +129,6 @@ export function plan(input: PlanInput): Plan {
     }
   }
 
-  verdicts.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  verdicts.sort((a, b) => compareAddresses(a.address, b.address));
   return { actions: [...loads, ...actions], verdicts, unmatched: selection.unmatched };
 }

@@ -1,25 +1,27 @@
 /**
- * Which PCI devices the host uses for itself: disks backing a mounted filesystem or active swap, and
- * network interfaces that are up or carry a route. One pass over a handful of /proc files and the
- * (few) entries of /sys/block and /sys/class/net; the cost does not grow with the number of PCI devices.
+ * Which PCI devices the host uses for itself: disks backing a mounted filesystem or active swap, disks
+ * held open by a stacked block device (dm, md, bcache, loop) or belonging to a mounted multi-device
+ * filesystem or an imported ZFS pool, and network interfaces that are up or carry a route. One pass over
+ * a handful of /proc files and the (few) entries of /sys/block, /sys/fs and /sys/class/net; the cost
+ * does not grow with the number of PCI devices.
  */
 import { readlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Address, InUse } from '../model.js';
+import { compareAddresses, isPciAddress, type Address, type InUse } from '../model.js';
 import { under } from '../paths.js';
 import { list, readText, realpath } from './tolerant.js';
 
-const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 const NVME_CONTROLLER = /^nvme\d+$/;
-
-
-
+/** Holder chains are short (partition → dm → thin pool → thin volume); anything deeper is a loop. */
+const MAX_DEPTH = 8;
+/** How many top-of-chain holders a fact names before "and N more". */
+const SHOWN_HOLDERS = 3;
 
 /** The PCI device a sysfs path lives under: the deepest PCI address among its components. */
 export function owningPciAddress(sysfsPath: string): Address | null {
   const parts = sysfsPath.split('/');
   for (let i = parts.length - 1; i >= 0; i--) {
-    if (PCI_ADDRESS.test(parts[i]!)) return parts[i]!;
+    if (isPciAddress(parts[i]!)) return parts[i]!;
   }
   return null;
 }
@@ -65,6 +67,31 @@ class BlockIndex {
     if (dev.majmin) this.byMajmin.set(dev.majmin, dev.name);
   }
 
+  /** "dm-3 (pve-vm--100--disk--0)" for device-mapper devices, the plain name otherwise. */
+  label(name: string): string {
+    const dev = this.byName.get(name);
+    const dmName = dev && dev.name === dev.disk ? readText(join(dev.dir, 'dm/name'))?.trim() : undefined;
+    return dmName ? `${name} (${dmName})` : name;
+  }
+
+  holdersOf(name: string): string[] {
+    const dev = this.byName.get(name);
+    return dev ? list(join(dev.dir, 'holders')).sort() : [];
+  }
+
+  /** The devices at the top of every holder chain above `name` (what is really in use). */
+  topHolders(name: string, depth = 0, seen = new Set<string>()): string[] {
+    const holders = this.holdersOf(name);
+    if (holders.length === 0 || depth > MAX_DEPTH) return depth === 0 ? [] : [name];
+    const tops: string[] = [];
+    for (const holder of holders) {
+      if (seen.has(holder)) continue;
+      seen.add(holder);
+      tops.push(...this.topHolders(holder, depth + 1, seen));
+    }
+    return tops;
+  }
+
   /** Block device name for a mount/swap source: "/dev/sda2", "/dev/mapper/vg-root", "/dev/dm-1". */
   nameOfSource(source: string): string | null {
     if (source.startsWith('/dev/mapper/')) return this.byDmName.get(source.slice('/dev/mapper/'.length)) ?? null;
@@ -80,7 +107,7 @@ class BlockIndex {
     const cached = this.owners.get(name);
     if (cached) return cached;
     const dev = this.byName.get(name);
-    if (!dev || depth > 8) return [];
+    if (!dev || depth > MAX_DEPTH) return [];
     if (dev.name !== dev.disk) return this.remember(name, this.ownersOf(dev.disk, depth + 1));
     const direct = owningPciAddress(dev.dir);
     if (direct) return this.remember(name, [direct]);
@@ -99,7 +126,7 @@ class BlockIndex {
     for (const slave of list(join(dev.dir, 'slaves'))) {
       for (const address of this.ownersOf(slave, depth + 1)) found.add(address);
     }
-    return this.remember(name, [...found].sort());
+    return this.remember(name, [...found].sort(compareAddresses));
   }
 
   private remember(name: string, owners: Address[]): Address[] {
@@ -124,6 +151,8 @@ class BlockIndex {
 class Facts {
   readonly map = new Map<Address, InUse[]>();
   private readonly seen = new Set<string>();
+  /** Block devices already named by a mount or swap fact (so a holder or member fact does not repeat them). */
+  readonly usedBlocks = new Set<string>();
 
   add(addresses: Address[], fact: InUse): void {
     for (const address of addresses) {
@@ -157,6 +186,7 @@ function mountFacts(root: string, blocks: BlockIndex, facts: Facts): void {
       for (const member of zfsPools.get(pool) ?? []) {
         if (reported.has(`zfs:${pool}:${member}`)) continue;
         reported.add(`zfs:${pool}:${member}`);
+        facts.usedBlocks.add(member);
         facts.add(blocks.ownersOf(member), { kind: 'mount', detail: `${member} (ZFS pool ${pool}) mounted on ${mountpoint}` });
       }
       continue;
@@ -165,6 +195,7 @@ function mountFacts(root: string, blocks: BlockIndex, facts: Facts): void {
     // Bind mounts repeat a device; its first mount (usually the real one) is the one worth naming.
     if (name === null || reported.has(name)) continue;
     reported.add(name);
+    facts.usedBlocks.add(name);
     facts.add(blocks.ownersOf(name), { kind: 'mount', detail: `${name} mounted on ${mountpoint}` });
   }
 }
@@ -177,7 +208,82 @@ function swapFacts(root: string, blocks: BlockIndex, facts: Facts): void {
     // Swap files live on a filesystem that the mount facts already cover.
     if (!file || type !== 'partition') continue;
     const name = blocks.nameOfSource(unescapeOctal(file));
-    if (name !== null) facts.add(blocks.ownersOf(name), { kind: 'swap', detail: `swap on ${name}` });
+    if (name === null) continue;
+    facts.usedBlocks.add(name);
+    facts.add(blocks.ownersOf(name), { kind: 'swap', detail: `swap on ${name}` });
+  }
+}
+
+/**
+ * A block device with entries in `holders/` is held open by the kernel for a dm, md or bcache device
+ * stacked on it (LVM and LVM-thin volumes, Ceph OSDs, software RAID), whether or not anything on top is
+ * mounted. A loop device over a block device names it in `loop/backing_file` instead.
+ */
+function holderFacts(blocks: BlockIndex, facts: Facts): void {
+  for (const dev of blocks.byName.values()) {
+    const holders = blocks.holdersOf(dev.name);
+    // Said once, at the bottom of the stack: a dm/md device in the middle has slaves of its own.
+    if (holders.length === 0 || list(join(dev.dir, 'slaves')).length > 0) continue;
+    const tops = [...new Set(blocks.topHolders(dev.name))];
+    // Already said: every chain ends in a mounted filesystem or active swap.
+    if (tops.length > 0 && tops.every((t) => facts.usedBlocks.has(t))) continue;
+    const direct = holders.map((h) => blocks.label(h)).join(', ');
+    const above = tops.filter((t) => !holders.includes(t));
+    const shown = above.slice(0, SHOWN_HOLDERS).map((t) => blocks.label(t)).join(', ');
+    const more = above.length > SHOWN_HOLDERS ? ` and ${above.length - SHOWN_HOLDERS} more` : '';
+    const chain = above.length > 0 ? `, under ${shown}${more}` : '';
+    facts.add(blocks.ownersOf(dev.name), { kind: 'holder', detail: `${dev.name} is held by ${direct}${chain}` });
+  }
+  for (const dev of blocks.byName.values()) {
+    if (dev.name !== dev.disk || !dev.name.startsWith('loop')) continue;
+    const backing = readText(join(dev.dir, 'loop/backing_file'))?.trim();
+    const name = backing ? blocks.nameOfSource(backing) : null;
+    if (name === null) continue;
+    facts.add(blocks.ownersOf(name), { kind: 'holder', detail: `${name} is the backing device of ${dev.name}` });
+  }
+}
+
+/**
+ * Mounted multi-device filesystems list every member in sysfs, while mountinfo names only one:
+ * /sys/fs/btrfs/<fsid>/devices/<name> and /sys/fs/bcachefs/<uuid>/dev-N/block link to the block devices.
+ */
+function multiDeviceFsFacts(root: string, blocks: BlockIndex, facts: Facts): void {
+  const sources: { type: string; dir: string; members: string[] }[] = [];
+  const btrfs = under(root, '/sys/fs/btrfs');
+  for (const fsid of list(btrfs)) {
+    const members = list(join(btrfs, fsid, 'devices'));
+    if (members.length > 0) sources.push({ type: 'btrfs', dir: join(btrfs, fsid), members });
+  }
+  const bcachefs = under(root, '/sys/fs/bcachefs');
+  for (const uuid of list(bcachefs)) {
+    const members = list(join(bcachefs, uuid))
+      .filter((e) => e.startsWith('dev-'))
+      .map((e) => realpath(join(bcachefs, uuid, e, 'block')))
+      .filter((p): p is string => p !== null)
+      .map((p) => basename(p));
+    if (members.length > 0) sources.push({ type: 'bcachefs', dir: join(bcachefs, uuid), members });
+  }
+  for (const fs of sources) {
+    const uuid = basename(fs.dir);
+    const label = (readText(join(fs.dir, 'label')) ?? readText(join(fs.dir, 'options/label')))?.trim();
+    const name = label ? `"${label}" (${uuid})` : uuid;
+    for (const member of fs.members) {
+      if (facts.usedBlocks.has(member) || !blocks.byName.has(member)) continue;
+      facts.add(blocks.ownersOf(member), { kind: 'filesystem', detail: `${member} is a device of the mounted ${fs.type} filesystem ${name}` });
+    }
+  }
+}
+
+/** Members of imported ZFS pools (each has /proc/spl/kstat/zfs/<pool>): a pool of zvols only mounts nothing. */
+function zfsPoolFacts(root: string, blocks: BlockIndex, facts: Facts): void {
+  const imported = new Set(list(under(root, '/proc/spl/kstat/zfs')));
+  if (imported.size === 0) return;
+  for (const [pool, members] of blocks.zfsMembers()) {
+    if (!imported.has(pool)) continue;
+    for (const member of members) {
+      if (facts.usedBlocks.has(member)) continue;
+      facts.add(blocks.ownersOf(member), { kind: 'holder', detail: `${member} is a device of the imported ZFS pool ${pool}` });
+    }
   }
 }
 
@@ -223,12 +329,15 @@ function netFacts(root: string, facts: Facts): void {
   }
 }
 
-/** Mount, swap and netdev facts per PCI address (the console fact comes from `boot_vga`, see read.ts). */
+/** Mount, swap, holder, filesystem and netdev facts per PCI address (the console fact comes from `boot_vga`, see read.ts). */
 export function readInUse(root: string): Map<Address, InUse[]> {
   const facts = new Facts();
   const blocks = new BlockIndex(root);
   mountFacts(root, blocks, facts);
   swapFacts(root, blocks, facts);
+  holderFacts(blocks, facts);
+  multiDeviceFsFacts(root, blocks, facts);
+  zfsPoolFacts(root, blocks, facts);
   netFacts(root, facts);
   return facts.map;
 }

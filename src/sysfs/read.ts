@@ -4,7 +4,7 @@
  * are generated in memory, so a read returns at once and needs no thread-pool round trip per file.
  */
 import { closeSync, existsSync, openSync, readlinkSync, readSync } from 'node:fs';
-import { slotOf, type Address, type IommuGroup, type InUse, type PciDevice, type Snapshot } from '../model.js';
+import { compareAddresses, slotOf, type Address, type IommuGroup, type InUse, type PciDevice, type Snapshot } from '../model.js';
 import { SYS_IOMMU_GROUPS, SYS_PCI_DEVICES, SYS_PCI_DRIVERS, under } from '../paths.js';
 import { readInUse } from './inuse.js';
 import { loadPciNames, type PciNames } from './pciids.js';
@@ -136,7 +136,7 @@ function readGroups(root: string, devices: DeviceCore[]): IommuGroup[] {
     const dir = groupsDir + '/' + entry;
     // `name` exists only for named groups ("vfio-noiommu").
     const name = existsSync(dir + '/name') ? readAttr(dir + '/name') : null;
-    groups.push({ id, devices: (members.get(id) ?? []).sort(), type: readAttr(dir + '/type'), name });
+    groups.push({ id, devices: (members.get(id) ?? []).sort(compareAddresses), type: readAttr(dir + '/type'), name });
   }
   return groups.sort((a, b) => a.id - b.id);
 }
@@ -192,7 +192,7 @@ export async function readPci(root: string, opts: ReadPciOptions = {}): Promise<
 export function readPciSync(root: string, opts: ReadPciOptions = {}): Omit<Snapshot, 'iommu'> {
   const devicesDir = under(root, SYS_PCI_DEVICES);
   const cores: DeviceCore[] = [];
-  for (const address of list(devicesDir).sort()) {
+  for (const address of list(devicesDir).sort(compareAddresses)) {
     const core = readDevice(devicesDir + '/' + address, address);
     if (core) cores.push(core);
   }

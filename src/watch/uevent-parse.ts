@@ -11,6 +11,7 @@
  *   PCI_SLOT_NAME=0000:01:00.0                        ← plus DRIVER= on bind, PCI_ID=, MODALIAS=, SEQNUM=
  *                                                    ← a blank line ends each event
  */
+import { isPciAddress } from '../model.js';
 
 export interface Uevent {
   /** add, remove, bind, unbind, change, move, online, offline. */
@@ -91,10 +92,9 @@ export function parseUeventStream(text: string): { ready: boolean; events: Ueven
   return { ready, events };
 }
 
-const ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 
 /** Canonical PCI address of the event's device, or null when it is not a PCI function. */
 export function ueventAddress(event: Uevent): string | null {
   const candidate = (event.props.PCI_SLOT_NAME ?? event.devpath.slice(event.devpath.lastIndexOf('/') + 1)).toLowerCase();
-  return ADDRESS.test(candidate) ? candidate : null;
+  return isPciAddress(candidate) ? candidate : null;
 }

@@ -66,12 +66,13 @@ export interface DeviceSpec {
   pcie?: boolean;
   sriov?: { totalVfs: number; numVfs: number };
   physfn?: string;
-  net?: { name: string; up: boolean; master?: string }[];
+  net?: { name: string; up: boolean; master?: string; mac?: string }[];
 }
 
 export interface BlockSpec {
   name: string;
-  kind: 'ata' | 'nvme-multipath' | 'dm';
+  /** Stacked devices (dm, md, bcache) hold their slaves (`holders/`); a loop device names its backing file. */
+  kind: 'ata' | 'nvme-multipath' | 'nvme' | 'dm' | 'md' | 'bcache' | 'loop';
   /** PCI address of the controller (ata, nvme). */
   controller?: string;
   major: number;
@@ -80,6 +81,16 @@ export interface BlockSpec {
   /** dm: device-mapper name (`/dev/mapper/<name>`) and its underlying block devices. */
   dmName?: string;
   slaves?: string[];
+  /** loop: `loop/backing_file` (a path; "/dev/sdb1" for a loop over a block device). */
+  backingFile?: string;
+}
+
+/** A mounted multi-device filesystem as the kernel lists it: /sys/fs/btrfs/<fsid>/devices/<name>. */
+export interface MultiDeviceFsSpec {
+  type: 'btrfs' | 'bcachefs';
+  uuid: string;
+  label?: string;
+  devices: string[];
 }
 
 export interface HostSpec {
@@ -96,6 +107,11 @@ export interface HostSpec {
   routes6: string[];
   /** Block devices udev marks as ZFS pool members: name → pool. */
   zfsMembers?: Record<string, string>;
+  /** Imported ZFS pools (each has /proc/spl/kstat/zfs/<pool>). */
+  zfsImported?: string[];
+  multiDeviceFs?: MultiDeviceFsSpec[];
+  /** Files under etc/ (relative path → content), e.g. network/interfaces. */
+  etcFiles?: Record<string, string>;
   kernelRelease: string;
   cmdline: string;
   bootloader: 'grub' | 'proxmox-boot-tool';
@@ -200,7 +216,15 @@ class Builder {
     if (known) return known;
     const d = this.spec.devices.find((x) => x.address === address);
     if (!d) throw new Error(`fake tree: no device ${address} in the spec`);
-    const dir = d.parent ? join(this.deviceDir(d.parent), address) : this.p('sys/devices', `pci${address.slice(0, 7)}`, address);
+    // "%04x:%02x" of domain and bus; a child bus in another domain (Intel VMD's 10000:) is a pciDDDDD:BB
+    // directory under the device that creates it.
+    const rootBus = `pci${address.slice(0, address.indexOf(':') + 3)}`;
+    const domainOf = (a: string) => a.slice(0, a.indexOf(':'));
+    const dir = !d.parent
+      ? this.p('sys/devices', rootBus, address)
+      : domainOf(d.parent) === domainOf(address)
+        ? join(this.deviceDir(d.parent), address)
+        : join(this.deviceDir(d.parent), rootBus, address);
     this.dirs.set(address, dir);
     return dir;
   }
@@ -260,6 +284,7 @@ class Builder {
       const netDir = join(dir, 'net', net.name);
       write(join(netDir, 'operstate'), net.up ? 'up\n' : 'down\n');
       write(join(netDir, 'flags'), net.up ? '0x1003\n' : '0x1002\n');
+      if (net.mac) write(join(netDir, 'address'), `${net.mac}\n`);
       link(netDir, this.p('sys/class/net', net.name));
       if (net.master) {
         const masterDir = this.p('sys/devices/virtual/net', net.master);
@@ -336,9 +361,16 @@ class Builder {
         const subsys = this.p('sys/devices/virtual/nvme-subsystem', `nvme-subsys${ctrl.slice(4)}`);
         link(ctrlDir, join(subsys, ctrl));
         diskDir = join(subsys, b.name);
+      } else if (b.kind === 'nvme') {
+        // No multipath: the disk hangs off its controller, under the PCI device.
+        const ctrl = b.name.replace(/n\d+$/, '');
+        diskDir = join(this.deviceDir(b.controller!), 'nvme', ctrl, b.name);
       } else {
         diskDir = this.p('sys/devices/virtual/block', b.name);
-        write(join(diskDir, 'dm/name'), `${b.dmName}\n`);
+        if (b.kind === 'dm') write(join(diskDir, 'dm/name'), `${b.dmName}\n`);
+        if (b.kind === 'md') write(join(diskDir, 'md/level'), 'raid1\n');
+        if (b.kind === 'bcache') write(join(diskDir, 'bcache/state'), 'clean\n');
+        if (b.kind === 'loop') write(join(diskDir, 'loop/backing_file'), `${b.backingFile ?? ''}\n`);
       }
       write(join(diskDir, 'dev'), `${b.major}:${b.minor}\n`);
       write(join(diskDir, 'size'), '1000215216\n');
@@ -359,6 +391,17 @@ class Builder {
         link(diskDirs.get(b.name)!, join(slaveDir, 'holders', b.name));
       }
     }
+    for (const fs of spec.multiDeviceFs ?? []) {
+      const fsDir = this.p('sys/fs', fs.type, fs.uuid);
+      if (fs.label !== undefined) write(join(fsDir, fs.type === 'btrfs' ? 'label' : 'options/label'), `${fs.label}\n`);
+      fs.devices.forEach((name, i) => {
+        const devDir = diskDirs.get(name);
+        if (!devDir) throw new Error(`fake tree: ${fs.type} ${fs.uuid} names unknown device ${name}`);
+        // btrfs: devices/<name> → the block device; bcachefs: dev-<idx>/block → the block device.
+        link(devDir, fs.type === 'btrfs' ? join(fsDir, 'devices', name) : join(fsDir, `dev-${i}`, 'block'));
+      });
+    }
+    for (const pool of spec.zfsImported ?? []) write(this.p('proc/spl/kstat/zfs', pool, 'state'), 'ONLINE\n');
     for (const [name, pool] of Object.entries(spec.zfsMembers ?? {})) {
       const dev = `${diskDirs.get(name) ?? ''}/dev`;
       const majmin = readFileSync(dev, 'utf8').trim();
@@ -439,7 +482,8 @@ class Builder {
     ];
     spec.mounts.forEach((m, i) => {
       const name = this.blockNameOfSource(m.source);
-      const majmin = m.fstype === 'zfs' ? '0:26' : name ? this.majmin(name) : '0:0';
+      // ZFS datasets and btrfs subvolumes have anonymous device numbers (0:N), not the disk's.
+      const majmin = m.fstype === 'zfs' ? '0:26' : m.fstype === 'btrfs' ? `0:${40 + i}` : name ? this.majmin(name) : '0:0';
       const mountpoint = m.mountpoint.replace(/ /g, '\\040');
       mountLines.push(`${28 + i} 1 ${majmin} / ${mountpoint} rw,relatime shared:${i + 1} - ${m.fstype} ${m.source} rw`);
     });
@@ -480,6 +524,7 @@ class Builder {
     for (const [name, text] of Object.entries(spec.modulesLoadD ?? {})) write(this.p('etc/modules-load.d', name), text);
     for (const [name, text] of Object.entries(spec.modprobeD ?? {})) write(this.p('etc/modprobe.d', name), text);
     if (spec.pciIds !== null) write(this.p('usr/share/misc/pci.ids'), spec.pciIds);
+    for (const [path, text] of Object.entries(spec.etcFiles ?? {})) write(this.p('etc', path), text);
   }
 
   saveKernelJson(): void {
