@@ -8,6 +8,7 @@
  * a fresh one. When idle it neither keeps the parent alive nor lingers (it exits on disconnect or idle).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { withParentDeathSignal } from '../lifetime.js';
 
 // `require('fs')` at call time, not a captured reference, so a fs shim loaded with --require applies.
 const WORKER_SCRIPT = `const fs = require('fs');
@@ -89,7 +90,10 @@ export class WriteWorker {
   private start(): Promise<ChildProcess> {
     const startTimeoutMs = this.opts.startTimeoutMs ?? 120_000;
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [...childExecArgv(), '-e', WORKER_SCRIPT], { env: process.env, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+      // A helper busy in a write (a hung unbind) cannot see its IPC channel close: the parent-death
+      // signal ends it when the daemon dies, as soon as the kernel lets the write return.
+      const [file, ...args] = withParentDeathSignal([process.execPath, ...childExecArgv(), '-e', WORKER_SCRIPT]) as [string, ...string[]];
+      const child = spawn(file, args, { env: process.env, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new WorkerWriteError('EIO', `the writer process did not start within ${startTimeoutMs / 1000}s`));

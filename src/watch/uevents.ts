@@ -10,6 +10,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { EventEmitter } from 'node:events';
+import { withParentDeathSignal } from '../lifetime.js';
 import { createInterface } from 'node:readline';
 import { INITIAL_PARSER_STATE, parseUeventLine, type ParserState, type Uevent } from './uevent-parse.js';
 
@@ -58,6 +59,7 @@ export interface UeventWatcher {
 
 const STDERR_TAIL = 600;
 
+
 class UdevMonitor extends EventEmitter implements UeventWatcher {
   listening = false;
   private child: ResultPromise | null = null;
@@ -80,7 +82,7 @@ class UdevMonitor extends EventEmitter implements UeventWatcher {
   }
 
   start(): void {
-    const [file, ...args] = this.command as [string, ...string[]];
+    const [file, ...args] = withParentDeathSignal(this.command) as [string, ...string[]];
     const child = execa(file, args, {
       buffer: false,
       stdin: 'ignore',
@@ -174,7 +176,9 @@ interface ExitFacts {
 
 function describeExit(command: string[], result: ExitFacts, stderr: string, wasListening: boolean): string {
   const name = command[0] ?? 'udevadm';
-  if (result.code === 'ENOENT') return `${name} not found: install the udev package (hotplug events are not seen until then)`;
+  // setpriv (see withParentDeathSignal) says "failed to execute" and exits 127 when the program is missing.
+  const missing = result.code === 'ENOENT' || (result.exitCode === 127 && /failed to execute|No such file/i.test(stderr));
+  if (missing) return `${name} not found: install the udev package (hotplug events are not seen until then)`;
   if (result.code === 'EACCES') return `${name} is not executable`;
   const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode ?? '?'}`;
   const when = wasListening ? 'stopped listening' : 'never started listening';

@@ -9,6 +9,9 @@ if (!file) {
   process.exit(1);
 }
 process.stdout.write('monitor will print the received events for:\nKERNEL - the kernel uevent\n\n');
+// Like the real monitor: it ends when a write finds nobody reading (EPIPE), and does not notice
+// being orphaned otherwise (the daemon's parent-death signal is what must end it).
+process.stdout.on('error', () => process.exit(0));
 let offset = 0;
 setInterval(() => {
   let text = '';
