@@ -11,6 +11,7 @@ trap 'vm_kill' EXIT
 trap 'vm_kill; exit 130' INT TERM
 [ -n "$DEB" ] || DEB=$(vm_build_deb) || exit 1
 vm_image --deb "$DEB" || exit 1
+vm_decide_accel
 vm_devices_standard
 vm_log "booting the guest ($(vm_accel)); this takes about a minute under TCG"
 vm_start demo "$HERE/scenarios/01-boot"

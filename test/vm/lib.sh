@@ -36,16 +36,102 @@ vm_build_deb() {
   echo "$deb"
 }
 
-# KVM only when /dev/kvm really works (present, openable, and QEMU can start with it); else TCG.
-vm_accel() {
-  if [ -z "${VM_ACCEL:-}" ]; then
-    VM_ACCEL=tcg
-    if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
-      echo quit | timeout 20 qemu-system-x86_64 -accel kvm -M none -display none -nodefaults -monitor stdio >/dev/null 2>&1; then
-      VM_ACCEL=kvm
+# The accelerator is decided once per run (vm_decide_accel, in the calling shell, after vm_image) and
+# proves itself: KVM only when a real guest kernel printed its first console line under it within
+# VM_KVM_PROBE_SECONDS. A /dev/kvm that opens is not enough: a nested, pagetable-based host KVM
+# ("kvm-pvm", no vmx/svm in /proc/cpuinfo) starts QEMU fine and then never runs the guest kernel
+# (only the real-mode setup code prints "Probing EDD"). Everything else uses TCG.
+VM_KVM_PROBE_SECONDS=${VM_KVM_PROBE_SECONDS:-20}
+VM_ACCEL_WHY=""
+# A line the guest kernel (a timestamped printk) or its systemd printed; the real-mode boot stub's
+# "Probing EDD" does not count.
+VM_KERNEL_LINE='^\[ *[0-9]+\.[0-9]{6}\] |Welcome to '
+
+vm_decide_accel() {
+  if [ -n "${VM_ACCEL:-}" ]; then
+    VM_ACCEL_WHY=${VM_ACCEL_WHY:-"set by VM_ACCEL"}
+  elif [ ! -c /dev/kvm ] || [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+    VM_ACCEL=tcg; VM_ACCEL_WHY="no usable /dev/kvm"
+  else
+    local log secs
+    log=$(mktemp "${TMPDIR:-/tmp}/vm-kvm-probe.XXXXXX")
+    if secs=$(vm_kvm_probe "$log"); then
+      VM_ACCEL=kvm; VM_ACCEL_WHY="a guest kernel printed its first console line under KVM in ${secs} s"
+    else
+      VM_ACCEL=tcg
+      VM_ACCEL_WHY="/dev/kvm present but a guest printed nothing in ${VM_KVM_PROBE_SECONDS} s ($(vm_probe_said "$log"))"
     fi
+    rm -f "$log"
   fi
-  echo "$VM_ACCEL"
+  export VM_ACCEL VM_ACCEL_WHY
+  vm_log "accel $VM_ACCEL: $VM_ACCEL_WHY"
+}
+
+# vm_kvm_probe LOG: boot VM_KERNEL alone under KVM (no disk, no initrd: it panics and exits after its
+# first lines); succeed, printing the seconds it took, once the kernel's own line is on the serial log.
+vm_kvm_probe() {
+  local log=$1 pid t0 waited=0
+  t0=$(date +%s%N)
+  qemu-system-x86_64 -accel kvm -M q35 -m 256 -display none -nodefaults -no-reboot \
+    -serial "file:$log" -kernel "$VM_KERNEL" -append "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1" \
+    </dev/null >/dev/null 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt $((VM_KVM_PROBE_SECONDS * 10)) ]; do
+    if grep -qE "$VM_KERNEL_LINE" "$log" 2>/dev/null; then
+      kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+      awk -v ns=$(( $(date +%s%N) - t0 )) 'BEGIN { printf "%.1f\n", ns / 1e9 }'
+      return 0
+    fi
+    sleep 0.1; waited=$((waited + 1))
+  done
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  grep -qE "$VM_KERNEL_LINE" "$log" 2>/dev/null
+}
+
+# What a failed probe's console showed, for the reason line.
+vm_probe_said() {
+  local text; text=$(tr -d '\r' <"$1" 2>/dev/null | tr '\n' ' ' | cut -c1-80)
+  if [ -n "${text// /}" ]; then echo "console had only: ${text% }"; else echo "console stayed empty"; fi
+}
+
+# The accelerator decided for this run (vm_decide_accel must have run in the calling shell).
+vm_accel() { echo "${VM_ACCEL:-unknown}"; }
+
+# --- time limits -------------------------------------------------------------------------------
+# VM_FIRST_OUTPUT_SECONDS: a guest whose kernel printed nothing by then is killed at once, with its
+# serial log (under TCG on 2 cores the first line comes 4-20 s after QEMU starts).
+VM_FIRST_OUTPUT_SECONDS=${VM_FIRST_OUTPUT_SECONDS:-90}
+# VM_DEADLINE: epoch seconds by which the whole VM stage must be over (.ci/run sets it from its own
+# budget); no wait goes past it, and no scenario starts that could not finish before it.
+VM_DEADLINE=${VM_DEADLINE:-0}
+
+# Seconds left before VM_DEADLINE (a large number when none is set).
+vm_time_left() {
+  if [ "$VM_DEADLINE" -gt 0 ]; then echo $(( VM_DEADLINE - $(date +%s) )); else echo 999999; fi
+}
+
+# vm_guard_limit LIMIT: the wait limit in seconds since QEMU's start, capped by the stage deadline.
+vm_guard_limit() {
+  local limit=$1 left
+  left=$(vm_time_left)
+  [ $(( $(vm_elapsed) + left )) -ge "$limit" ] || limit=$(( $(vm_elapsed) + left ))
+  echo "$limit"
+}
+
+# vm_check_alive: fail (and kill QEMU) when the guest's kernel printed nothing within
+# VM_FIRST_OUTPUT_SECONDS, or when the VM stage deadline has passed; VM_STOP_WHY says which.
+vm_check_alive() {
+  if [ "$(vm_elapsed)" -ge "$VM_FIRST_OUTPUT_SECONDS" ] && ! grep -qE "$VM_KERNEL_LINE" "$VM_RUN/serial.log" 2>/dev/null; then
+    VM_STOP_WHY="the guest printed nothing on its console in ${VM_FIRST_OUTPUT_SECONDS} s ($(vm_accel))"
+  elif [ "$(vm_time_left)" -le 0 ]; then
+    VM_STOP_WHY="the VM stage deadline passed"
+  else
+    return 0
+  fi
+  vm_log "$VM_STOP_WHY: killing QEMU $VM_PID"
+  vm_kill
+  echo "----- serial log: $VM_RUN/serial.log"; tail -n 40 "$VM_RUN/serial.log" 2>/dev/null; echo "-----"
+  return 1
 }
 
 # --- device sets: vm_devices_reset, then add what a scenario needs --------------------------
@@ -102,7 +188,7 @@ vm_start() {
     cp -aL "$scenario" "$VM_RUN/share/scenario"   # -L: scenarios may share a script by symlink
     chmod 0755 "$VM_RUN/share/scenario/"*.sh 2>/dev/null || true
   fi
-  local accel; accel=$(vm_accel)
+  local accel=${VM_ACCEL:?vm_decide_accel first}
   local cmd=(qemu-system-x86_64 -accel "$accel" -M q35,kernel-irqchip=split -m 1536 -smp 2
     -display none -nodefaults -serial "file:$VM_RUN/serial.log"
     -kernel "$VM_KERNEL" -initrd "$VM_INITRD"
@@ -117,7 +203,7 @@ vm_start() {
     "${VM_ARGS[@]}" -append "$VM_APPEND")
   [ "${VM_REBOOT:-0}" = 1 ] || cmd+=(-no-reboot)
   printf '%q ' "${cmd[@]}" >"$VM_RUN/qemu-cmdline.txt"
-  VM_START_NS=$(date +%s%N)
+  VM_START_NS=$(date +%s%N); VM_STOP_WHY=""
   "${cmd[@]}" </dev/null >"$VM_RUN/qemu.log" 2>&1 &
   VM_PID=$!
   vm_log "$name: QEMU pid $VM_PID ($accel)"
@@ -137,11 +223,14 @@ vm_kill() {
   VM_PID=""
 }
 
-# vm_wait_exit [SECONDS]: wait for the guest to power off; on timeout kill QEMU and fail.
+# vm_wait_exit [SECONDS]: wait for the guest to power off; on timeout (or a silent guest, or the stage
+# deadline) kill QEMU and fail.
 vm_wait_exit() {
-  local limit=${1:-$VM_BOOT_TIMEOUT}
+  local limit; limit=$(vm_guard_limit "${1:-$VM_BOOT_TIMEOUT}")
   while vm_running; do
+    vm_check_alive || { VM_WALL=$(vm_elapsed); return 1; }
     if [ "$(vm_elapsed)" -ge "$limit" ]; then
+      VM_STOP_WHY="no power-off after ${limit}s"
       vm_log "timeout after ${limit}s: killing QEMU $VM_PID"
       vm_kill; VM_WALL=$limit; return 1
     fi
@@ -153,9 +242,11 @@ vm_wait_exit() {
 
 # vm_wait_guest NAME [SECONDS]: wait for the guest's signal_host NAME (a file in the share).
 vm_wait_guest() {
-  local f=$VM_RUN/share/sync/$1 limit=${2:-$VM_BOOT_TIMEOUT}
+  local f=$VM_RUN/share/sync/$1 limit
+  limit=$(vm_guard_limit "${2:-$VM_BOOT_TIMEOUT}")
   until [ -e "$f" ]; do
     vm_running || { vm_log "QEMU exited while waiting for guest signal '$1'"; return 1; }
+    vm_check_alive || return 1
     [ "$(vm_elapsed)" -lt "$limit" ] || { vm_log "no guest signal '$1' after ${limit}s"; return 1; }
     sleep 0.5
   done
