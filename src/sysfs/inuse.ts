@@ -1,7 +1,8 @@
 /**
  * Which PCI devices the host uses for itself: disks backing a mounted filesystem or active swap, disks
  * held open by a stacked block device (dm, md, bcache, loop) or belonging to a mounted multi-device
- * filesystem or an imported ZFS pool, and network interfaces that are up or carry a route. One pass over
+ * filesystem or an imported ZFS pool, network interfaces that are up or carry a route, and those the
+ * host's persistent network configuration uses (netconfig/, which matters at boot). One pass over
  * a handful of /proc files and the (few) entries of /sys/block, /sys/fs and /sys/class/net; the cost
  * does not grow with the number of PCI devices.
  */
@@ -9,6 +10,7 @@ import { readlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { compareAddresses, isPciAddress, type Address, type InUse } from '../model.js';
 import { under } from '../paths.js';
+import { readNetConfigUse, readNetDevices } from './netconfig/read.js';
 import { list, readText, realpath } from './tolerant.js';
 
 const NVME_CONTROLLER = /^nvme\d+$/;
@@ -329,7 +331,7 @@ function netFacts(root: string, facts: Facts): void {
   }
 }
 
-/** Mount, swap, holder, filesystem and netdev facts per PCI address (the console fact comes from `boot_vga`, see read.ts). */
+/** Mount, swap, holder, filesystem, netdev and netconfig facts per PCI address (the console fact comes from `boot_vga`, see read.ts). */
 export function readInUse(root: string): Map<Address, InUse[]> {
   const facts = new Facts();
   const blocks = new BlockIndex(root);
@@ -339,5 +341,8 @@ export function readInUse(root: string): Map<Address, InUse[]> {
   multiDeviceFsFacts(root, blocks, facts);
   zfsPoolFacts(root, blocks, facts);
   netFacts(root, facts);
+  for (const [address, uses] of readNetConfigUse(root, readNetDevices(root, owningPciAddress))) {
+    for (const use of uses) facts.add([address], use);
+  }
   return facts.map;
 }

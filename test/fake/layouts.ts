@@ -76,3 +76,42 @@ export function vmdRootNvme(): HostSpec {
   spec.swaps = ['/dev/nvme0n1p3'];
   return spec;
 }
+
+export const TWIN_NICS = { mgmt: SEED.nic, spare: SEED.spareNic, mgmtMac: '3c:ec:ef:10:20:31', spareMac: '3c:ec:ef:10:20:30' } as const;
+
+/**
+ * The seed at boot, before networking.service: eno1 (the management NIC) and its identical twin
+ * enp3s0 (both I210, 8086:1533) are down and nothing carries a route yet. `etcFiles` is the
+ * persistent network configuration to add.
+ */
+export function twinNicsAtBoot(etcFiles: Record<string, string>): HostSpec {
+  const spec = seedIntel();
+  for (const d of spec.devices) {
+    for (const net of d.net ?? []) {
+      net.up = false;
+      net.mac = d.address === TWIN_NICS.mgmt ? TWIN_NICS.mgmtMac : TWIN_NICS.spareMac;
+    }
+  }
+  spec.routes = [];
+  spec.routes6 = [];
+  spec.etcFiles = etcFiles;
+  return spec;
+}
+
+/** What the Proxmox VE installer writes (ifupdown2), with the bridge in interfaces.d through `source`. */
+export const PROXMOX_INTERFACES = `auto lo
+iface lo inet loopback
+
+iface eno1 inet manual
+
+source /etc/network/interfaces.d/*
+`;
+
+export const PROXMOX_VMBR0 = `auto vmbr0
+iface vmbr0 inet static
+\taddress 192.168.1.10/24
+\tgateway 192.168.1.1
+\tbridge-ports eno1
+\tbridge-stp off
+\tbridge-fd 0
+`;
