@@ -171,6 +171,8 @@ export interface DaemonSettings {
   checkSchedule: string;
   onRemove: 'release' | 'keep';
   importModprobe: boolean;
+  /** node_exporter textfile written after every reconcile, when its directory exists; "" for none. */
+  metricsTextfile: string;
 }
 
 export interface Config {
@@ -186,6 +188,7 @@ export const DEFAULT_DAEMON_SETTINGS: DaemonSettings = {
   checkSchedule: '*/5 * * * *',
   onRemove: 'release',
   importModprobe: true,
+  metricsTextfile: '/var/lib/prometheus/node-exporter/pcie-passthroughd.prom',
 };
 
 // ───────────────────────────── concluded ─────────────────────────────

@@ -11,6 +11,7 @@ Commands:
   groups      IOMMU groups, their members and whether a VM could be given each
   check       verify the IOMMU; exit 0 all pass, 1 a warning, 2 a failure
   plan        what apply would do, changing nothing
+  metrics     Prometheus metrics (text exposition format), read directly
   apply       bind the configured devices now (root only)
   status      ask the running daemon (D-Bus); falls back to a direct read
   reload      make the daemon re-read its config (root only)

@@ -16,7 +16,7 @@ import type { Checked } from './pci-syntax.js';
 
 export type ParseResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
-export const DAEMON_KEYS = ['driver', 'require_iommu', 'check_schedule', 'on_remove', 'import_modprobe'] as const;
+export const DAEMON_KEYS = ['driver', 'require_iommu', 'check_schedule', 'on_remove', 'import_modprobe', 'metrics_textfile'] as const;
 export const DEVICE_KEYS = ['address', 'id', 'subsystem', 'functions', 'driver', 'allow_in_use'] as const;
 const SECTIONS = ['daemon', 'device'] as const;
 
@@ -280,6 +280,13 @@ function checkDaemon(items: Item[], report: Report): DaemonSettings {
       case 'on_remove': {
         const value = asChoice(item, ['release', 'keep'] as const, report);
         if (value !== null) settings.onRemove = value;
+        break;
+      }
+      case 'metrics_textfile': {
+        const text = asString(item, report);
+        if (text === null) break;
+        if (text === '' || (text.startsWith('/') && text.endsWith('.prom') && !text.endsWith('/.prom'))) settings.metricsTextfile = text;
+        else report(item.value, 'metrics_textfile must be an absolute path ending in ".prom" (node_exporter reads only those), or "" for none');
         break;
       }
       case 'check_schedule': {

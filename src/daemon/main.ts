@@ -10,6 +10,7 @@ import { watchUevents } from '../watch/uevents.js';
 import { Daemon } from './daemon.js';
 import { sdNotify } from './notify.js';
 import { publishedState } from './publish.js';
+import { textfileExporter } from '../metrics/exporter.js';
 
 const USAGE = `Usage: pcie-passthroughd [--root DIR] [--config FILE] [--bus system|session|none|ADDRESS]
                          [--log-format auto|journal|json|pretty] [--log-level LEVEL] [--udevadm CMD]
@@ -69,6 +70,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   };
   let daemonStarted = false;
+  const metrics = textfileExporter(root, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
   const daemon: Daemon = new Daemon({
     root,
     configPath: values.config ?? DEFAULT_CONFIG_PATH,
@@ -78,8 +80,10 @@ export async function main(argv: string[]): Promise<number> {
     notify: (fields) => sdNotify(fields).catch((e: unknown) => log.warn(`sd_notify failed: ${(e as Error).message}`)),
     // The drift check follows check_schedule across reloads (armed once the first reconcile is done).
     onConfigLoaded: (c) => {
+      metrics.configure(c.daemon.metricsTextfile);
       if (daemonStarted) armSchedule(c.daemon.checkSchedule);
     },
+    afterReconcile: [({ view, result }) => metrics.reconciled(view, result.results.some((r) => r.outcome === 'failed'))],
   });
 
   // Subscribe to uevents before the first scan, so nothing that happens in between is missed.
