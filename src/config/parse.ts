@@ -10,6 +10,7 @@ import type { Config, DaemonSettings, DeviceEntry, IdMatch, SourcePos } from '..
 import type { ConfigError } from './errors.js';
 import { byPosition } from './errors.js';
 import { cronProblem } from './cron.js';
+import { prescanConfig } from './limits.js';
 import { nearestKey } from './nearest.js';
 import { checkAddress, checkDriverName, checkIdPair } from './pci-syntax.js';
 import type { Checked } from './pci-syntax.js';
@@ -101,6 +102,8 @@ export function parseConfig(text: string, file: string): ParseResult {
 
   // An editor's byte-order mark is invisible to the admin; drop it so line 1 columns match what they see.
   const source = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  const tooBig = prescanConfig(source, file);
+  if (tooBig) return { ok: false, errors: [tooBig] };
   let program: AST.TOMLProgram;
   try {
     program = parseTOML(source);
@@ -411,10 +414,14 @@ function checkAcrossDevices(devices: CheckedDevice[], defaultDriver: string, rep
   }
   const driverOf = (e: DeviceEntry): string => e.driver ?? defaultDriver;
   const placed = devices.filter((d) => d.entry.address !== null && d.addressNode !== null);
-  for (const [i, later] of placed.entries()) {
+  // Entries per slot, in file order: each entry is compared with the earlier ones of its own slot only.
+  const bySlot = new Map<string, CheckedDevice[]>();
+  for (const later of placed) {
     const laterAddress = later.entry.address ?? '';
     const slot = slotOf(laterAddress);
-    const earlier = placed.slice(0, i).find((e) => {
+    const sameSlot = bySlot.get(slot) ?? [];
+    bySlot.set(slot, [...sameSlot, later]);
+    const earlier = sameSlot.find((e) => {
       const address = e.entry.address ?? '';
       return address !== laterAddress && slotOf(address) === slot && (e.entry.functions === 'all' || later.entry.functions === 'all') &&
         driverOf(e.entry) !== driverOf(later.entry);

@@ -11,7 +11,7 @@ import { reconcileOnce, type Reconciled } from '../reconcile.js';
 import { publishedState, statusLine, verdictChanges, type DaemonView } from './publish.js';
 import { ReconcileQueue } from './queue.js';
 import { SharedResult } from './shared-result.js';
-import { describeTrigger, rereadsConfig, retriesStuck, type Trigger } from './triggers.js';
+import { confirmsConfig, describeTrigger, rereadsConfig, retriesStuck, type Trigger } from './triggers.js';
 
 /** What a hook run after each reconcile gets (plain data; hooks must not change it). */
 export interface AfterReconcile {
@@ -82,15 +82,30 @@ export class Daemon {
     const owned = await readOwned(this.o.root);
     if (owned.problem) this.o.log.warn(owned.problem);
     this.owned = owned.state;
-    await this.reloadConfig();
+    await this.reloadConfig([{ kind: 'start' }]);
     this.queue.trigger({ kind: 'start' });
     await this.queue.idle();
     this.started = true;
   }
 
-  /** Re-reads the config file; a bad one keeps the last good one in force and is reported. */
-  private async reloadConfig(): Promise<void> {
+  /**
+   * Re-reads the config file; a bad one keeps the last good one in force and is reported. So does one
+   * that vanished or became empty while we ran (a delete-and-recreate, a truncate-then-write, a dangling
+   * symlink mid-deploy would otherwise release every device at once): it is accepted only when the
+   * admin confirms with a reload (SIGHUP, Reload()), or once a file is back.
+   */
+  private async reloadConfig(triggers: readonly Trigger[]): Promise<void> {
     const loaded = await loadConfig(this.o.configPath, this.o.root);
+    if (loaded.ok && (loaded.missing || loaded.empty) && this.hasGoodConfig && this.config.devices.length > 0 && !confirmsConfig(triggers)) {
+      const what = loaded.missing ? 'is gone' : 'is empty';
+      const n = this.config.devices.length;
+      const message = `${what}: keeping the last good config (${n} device entr${n === 1 ? 'y' : 'ies'}) in force until the file is back; ` +
+        'to release those devices on purpose, run `systemctl reload pcie-passthroughd` (or pcie-passthroughctl reload)';
+      const problem: ConfigError = { file: this.o.configPath, line: 0, column: 0, message };
+      if (this.configErrors.length !== 1 || this.configErrors[0]?.message !== message) this.o.log.warn(formatConfigError(problem));
+      this.configErrors = [problem];
+      return;
+    }
     if (loaded.ok) {
       const was = this.configErrors.length > 0;
       this.config = loaded.config;
@@ -118,7 +133,7 @@ export class Daemon {
 
   private async run(triggers: Trigger[]): Promise<void> {
     this.o.log.debug(`reconcile: ${triggers.map(describeTrigger).join(', ')}`);
-    if (rereadsConfig(triggers)) await this.reloadConfig();
+    if (rereadsConfig(triggers)) await this.reloadConfig(triggers);
     if (retriesStuck(triggers)) this.stuck.clear();
     const previous = this.last?.verdicts ?? [];
 

@@ -139,6 +139,9 @@ export async function main(argv: string[]): Promise<number> {
 
   const configWatch = watchConfigFile(under(root, values.config ?? DEFAULT_CONFIG_PATH), (change) => daemon.queue.trigger({ kind: 'config', change }), {
     onError: (e) => log.warn(`config watcher: ${e.message}`),
+    onDirectory: (event) => (event === 'gone'
+      ? log.warn(`config watcher: the directory of ${values.config ?? DEFAULT_CONFIG_PATH} was removed; watching for it to come back`)
+      : log.info(`config watcher: the directory of ${values.config ?? DEFAULT_CONFIG_PATH} is back; watching it again`)),
   });
 
   let stopping = false;

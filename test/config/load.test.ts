@@ -37,7 +37,7 @@ async function withoutRoot<T>(fn: () => Promise<T>): Promise<T> {
 describe('loadConfig', () => {
   it('a missing file is fine: defaults, no devices, missing = true', async () => {
     const loaded = await loadConfig(DEFAULT_CONFIG_PATH, root);
-    expect(loaded).toEqual({ ok: true, missing: true, config: { path: DEFAULT_CONFIG_PATH, daemon: DEFAULT_DAEMON_SETTINGS, devices: [] } });
+    expect(loaded).toEqual({ ok: true, missing: true, empty: false, config: { path: DEFAULT_CONFIG_PATH, daemon: DEFAULT_DAEMON_SETTINGS, devices: [] } });
   });
 
   it('reads the file under the root and names it by its path on the host', async () => {

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdtempSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -141,6 +141,26 @@ describe('watchConfigFile: one callback per save, after the write finished', () 
     await eventsSeen(1);
     await quiet();
     expect(seen).toEqual([{ kind: 'change', content: 'version = 6\n' }]);
+  });
+
+  it('the directory deleted and created again: the watcher is re-armed and sees every later edit', async () => {
+    const sub = join(dir, 'pcie-passthroughd');
+    mkdirSync(sub);
+    file = join(sub, 'config.toml');
+    writeFileSync(file, 'version = 0\n');
+    await startWatching();
+    rmSync(sub, { recursive: true });
+    await eventsSeen(1);
+    mkdirSync(sub);
+    writeFileSync(file, 'version = 1\n');
+    await eventsSeen(2);
+    for (let v = 2; v <= 4; v++) {
+      writeFileSync(file, `version = ${v}\n`);
+      await eventsSeen(v + 1);
+    }
+    expect(seen[0]).toEqual({ kind: 'unlink', content: null });
+    expect(seen.slice(1).every((s) => s.kind === 'change')).toBe(true);
+    expect(seen.at(-1)?.content).toBe('version = 4\n');
   });
 
   it('reports nothing after close()', async () => {
