@@ -4,12 +4,13 @@ import { verifyIommu } from './iommu/checks.js';
 import { readIommuFacts } from './iommu/facts.js';
 import type { Address, Config, IommuReport, OwnedState, Plan, Snapshot } from './model.js';
 import { plan } from './plan/plan.js';
+import { readHostHealth } from './health/read.js';
 import { readPci } from './sysfs/read.js';
 
 /** Observe: one pass over sysfs plus the IOMMU facts, read in parallel. */
 export async function observe(root: string): Promise<Snapshot> {
   const [pci, iommu] = await Promise.all([readPci(root), readIommuFacts(root)]);
-  return { ...pci, iommu };
+  return { ...pci, iommu, hostHealth: readHostHealth(root) };
 }
 
 export interface Assessment {

@@ -22,6 +22,22 @@ export interface InUse {
   detail: string;
 }
 
+/**
+ * What the kernel says about a device's health before a VM gets it (src/health/ judges it).
+ * Documentation/ABI/testing/sysfs-bus-pci: `reset` exists only for a function the kernel can reset;
+ * `reset_method` (Linux 5.15+) lists the enabled methods in order, space-separated.
+ */
+export interface DeviceHealthFacts {
+  /** The `reset` attribute exists: the kernel knows at least one way to reset this function. */
+  resettable: boolean;
+  /** `reset_method`, split on spaces (empty: resets disabled by a write of ""); null when the attribute is absent. */
+  resetMethods: string[] | null;
+  /** The readable part of config space is all 0xff (lspci: "Unknown header type 7f"): the device does not answer. */
+  configAllOnes: boolean;
+  /** Memory BARs from `resource` (start/end inclusive); read for display-class devices only, empty otherwise. */
+  memoryBars: { bar: number; start: number; end: number }[];
+}
+
 export interface PciDevice {
   address: Address;
   vendorId: number;
@@ -56,6 +72,22 @@ export interface PciDevice {
   /** From pci.ids; null when the database or the entry is absent. */
   vendorName: string | null;
   deviceName: string | null;
+  health: DeviceHealthFacts;
+}
+
+/** A firmware boot framebuffer found in /proc/iomem (BOOTFB, efifb, vesafb, simpledrm, simple-framebuffer). */
+export interface FirmwareFramebuffer {
+  name: string;
+  start: number;
+  end: number;
+}
+
+/** Host-wide facts the per-device health checks need (src/health/read.ts). */
+export interface HostHealthFacts {
+  /** Framebuffers from /proc/iomem; null when unreadable or when the kernel hides addresses (not root). */
+  framebuffers: FirmwareFramebuffer[] | null;
+  /** The vendor-reset module is loaded (/sys/module/vendor_reset). */
+  vendorResetLoaded: boolean;
 }
 
 export interface IommuGroup {
@@ -129,6 +161,7 @@ export interface Snapshot {
   /** Registered PCI drivers (entries of /sys/bus/pci/drivers). */
   drivers: string[];
   iommu: IommuFacts;
+  hostHealth: HostHealthFacts;
 }
 
 // ───────────────────────────── configured ─────────────────────────────
@@ -210,7 +243,20 @@ export interface IommuReport {
   checks: Check[];
 }
 
-export type DeviceState = 'bound' | 'pending' | 'blocked' | 'failed' | 'missing' | 'host';
+/** `dead`: config space reads all ones (the device stopped answering); nothing is planned for it. */
+export type DeviceState = 'bound' | 'pending' | 'blocked' | 'failed' | 'missing' | 'host' | 'dead';
+
+/** Every state, for code that must handle each (a Record<DeviceState, …> fails to compile when one is added). */
+export const DEVICE_STATES: readonly DeviceState[] = ['bound', 'pending', 'blocked', 'failed', 'missing', 'host', 'dead'];
+
+/** States that need the admin (journal warning, counted in the status line). Exhaustive by type. */
+const PROBLEM_STATE: Record<DeviceState, boolean> = {
+  bound: false, pending: false, host: false, blocked: true, failed: true, missing: true, dead: true,
+};
+
+export function isProblemState(state: DeviceState): boolean {
+  return PROBLEM_STATE[state];
+}
 
 export interface Verdict {
   address: Address;

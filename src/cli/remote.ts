@@ -57,6 +57,16 @@ async function readStatus(bus: dbus.MessageBus): Promise<{ manager: Props; devic
   return { manager, devices };
 }
 
+function healthRows(d: Props): [string, string, string][] {
+  return Array.isArray(d.Health) ? (d.Health as [string, string, string][]) : [];
+}
+
+/** Same words as `list`: the methods, "none" when the kernel cannot reset it, "disabled" when emptied. */
+function resetText(d: Props): string {
+  if (d.Resettable === false) return 'none';
+  return typeof d.ResetMethod === 'string' && d.ResetMethod ? d.ResetMethod : '-';
+}
+
 function statusText(s: { manager: Props; devices: Props[] }): string {
   const m = s.manager;
   const lines = [
@@ -67,8 +77,10 @@ function statusText(s: { manager: Props; devices: Props[] }): string {
   if (m.ConfigError) lines.push(`Config error: ${String(m.ConfigError)}`);
   const managed = s.devices.filter((d) => d.Managed);
   if (managed.length) {
-    lines.push('', table(['ADDRESS', 'DRIVER', 'STATE', 'REASON'], managed.map((d) => [String(d.Address), String(d.Driver || '-'), String(d.State), String(d.Reason)])));
+    lines.push('', table(['ADDRESS', 'DRIVER', 'RESET', 'STATE', 'REASON'], managed.map((d) => [String(d.Address), String(d.Driver || '-'), resetText(d), String(d.State), String(d.Reason)])));
   }
+  const findings = s.devices.flatMap((d) => healthRows(d).filter(([name, status]) => status !== 'pass' && !(name === 'config-space' && d.State === 'dead')).map(([name, status, message]) => `${String(d.Address)}: ${status}: ${name}: ${message}`));
+  if (findings.length) lines.push('', ...findings);
   return lines.join('\n');
 }
 

@@ -16,11 +16,16 @@ export function devicesText(devices: DeviceView[]): string {
     d.vendorId ? `${d.vendorId}:${d.deviceId}` : '',
     d.driver ?? '-',
     d.iommuGroup === null ? '-' : String(d.iommuGroup),
+    d.reset || '-',
     d.managed ? d.state : d.reason ? d.state : '',
     truncate(d.vendorId ? deviceName(d) : '', 48),
   ]);
-  const notes = devices.filter((d) => d.reason).map((d) => `${d.address}: ${d.state}: ${d.reason}`);
-  return [table(['ADDRESS', 'CLASS', 'ID', 'DRIVER', 'GROUP', 'STATE', 'NAME'], rows), ...(notes.length ? ['', ...notes] : [])].join('\n');
+  const notes = devices.flatMap((d) => [
+    ...(d.reason ? [`${d.address}: ${d.state}: ${d.reason}`] : []),
+    // The dead state's reason already says what the failing config-space check says.
+    ...d.health.filter((c) => c.status !== 'pass' && !(c.name === 'config-space' && d.state === 'dead')).map((c) => `${d.address}: ${c.status}: ${c.name}: ${c.message}`),
+  ]);
+  return [table(['ADDRESS', 'CLASS', 'ID', 'DRIVER', 'GROUP', 'RESET', 'STATE', 'NAME'], rows), ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
 
 function truncate(s: string, n: number): string {

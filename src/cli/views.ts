@@ -1,5 +1,7 @@
 import { formatId, hex4, isBridge, type Check, type IommuReport, type PciDevice, type Plan, type Snapshot, type Verdict } from '../model.js';
 import type { ActionResult } from '../apply/apply.js';
+import { resetSummary, type HealthCheck } from '../health/assess.js';
+import { healthTable } from '../health/report.js';
 
 /**
  * The stable JSON shapes of `pcie-passthroughctl --json` (documented in README.md). Ids are lower-case hex
@@ -25,9 +27,15 @@ export interface DeviceView {
   reason: string;
   groupViable: boolean | null;
   imported: boolean;
+  /** reset_method as the kernel lists it; null when the attribute is absent. */
+  resetMethods: string[] | null;
+  resettable: boolean;
+  /** "flr bus", "none" (cannot be reset), "disabled", "supported" (kernel without reset_method). */
+  reset: string;
+  health: HealthCheck[];
 }
 
-export function deviceView(d: PciDevice | undefined, v: Verdict): DeviceView {
+export function deviceView(d: PciDevice | undefined, v: Verdict, health: HealthCheck[] = []): DeviceView {
   return {
     address: v.address,
     vendorId: d ? hex4(d.vendorId) : '',
@@ -48,12 +56,17 @@ export function deviceView(d: PciDevice | undefined, v: Verdict): DeviceView {
     reason: v.reason,
     groupViable: v.groupViable,
     imported: v.imported,
+    resetMethods: d?.health.resetMethods ?? null,
+    resettable: d?.health.resettable ?? false,
+    reset: d ? resetSummary(d) : '',
+    health,
   };
 }
 
 export function deviceViews(snapshot: Snapshot, plan: Plan): DeviceView[] {
   const byAddress = new Map(snapshot.devices.map((d) => [d.address, d]));
-  return plan.verdicts.map((v) => deviceView(byAddress.get(v.address), v));
+  const health = healthTable(snapshot, plan.verdicts);
+  return plan.verdicts.map((v) => deviceView(byAddress.get(v.address), v, health.get(v.address) ?? []));
 }
 
 export function deviceName(d: Pick<DeviceView, 'vendorName' | 'deviceName' | 'vendorId' | 'deviceId'>): string {

@@ -5,7 +5,8 @@ import { formatConfigError, type ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
 import type { BusService, PlanRow } from '../dbus/types.js';
 import { assess, observe } from '../engine.js';
-import { DEFAULT_DAEMON_SETTINGS, type Address, type Config, type OwnedState, type Verdict } from '../model.js';
+import { DEFAULT_DAEMON_SETTINGS, isProblemState, type Address, type Config, type OwnedState, type Verdict } from '../model.js';
+import { healthTable, newFindings, type HealthTable } from '../health/report.js';
 import { describeAction } from '../plan/describe.js';
 import { reconcileOnce, type Reconciled } from '../reconcile.js';
 import { publishedState, statusLine, verdictChanges, type DaemonView } from './publish.js';
@@ -56,6 +57,8 @@ export class Daemon {
   private last: Reconciled | null = null;
   private lastReconcileUs = 0n;
   private lastRows: PlanRow[] = [];
+  /** Health checks of the last run: a finding is logged when it appears, not at every reconcile. */
+  private lastHealth: HealthTable = new Map();
   private bus: BusService | null = null;
   private started = false;
   /** Concurrent Plan() callers share one observation; a result younger than PLAN_MAX_AGE_MS is reused. */
@@ -164,6 +167,12 @@ export class Daemon {
     }
     for (const p of result.assessment.importProblems) this.o.log.warn(`ignoring a modprobe.d entry: ${formatConfigError(p)}`);
     this.logChanges(previous, result.verdicts, new Set(result.results.map((r) => ('address' in r.action ? r.action.address : ''))));
+    const health = healthTable(result.snapshot, result.verdicts);
+    for (const { address, check } of newFindings(this.lastHealth, health)) {
+      // A dead device's config-space failure is already its verdict line (state `dead`).
+      if (check.name !== 'config-space') this.o.log.warn(`${address}: ${check.name}: ${check.message}`);
+    }
+    this.lastHealth = health;
 
     if (result.owned !== this.owned) {
       this.owned = result.owned;
@@ -196,7 +205,7 @@ export class Daemon {
     for (const { verdict: v, previous: p } of verdictChanges(before, after)) {
       if (alreadyLogged.has(v.address) && (v.state === 'bound' || v.state === 'failed' || v.state === 'host')) continue;
       const line = `${v.address}: ${v.state}${v.reason ? `: ${v.reason}` : ''}`;
-      if (v.state === 'blocked' || v.state === 'failed' || v.state === 'missing') this.o.log.warn(line);
+      if (isProblemState(v.state)) this.o.log.warn(line);
       else if (v.state !== 'host' || p?.managed) this.o.log.info(line);
     }
   }
@@ -239,7 +248,7 @@ export class Daemon {
     const { plan } = assess(config, snapshot, this.owned, this.stuckRecord());
     const rows: PlanRow[] = plan.actions.map((a) => ['address' in a ? a.address : '', a.kind, describeAction(a)]);
     for (const v of plan.verdicts) {
-      if (v.managed && (v.state === 'blocked' || v.state === 'missing' || v.state === 'failed')) rows.push([v.address, v.state, `${v.address}: ${v.reason}`]);
+      if (v.managed && isProblemState(v.state)) rows.push([v.address, v.state, `${v.address}: ${v.reason}`]);
     }
     return rows;
   }

@@ -1,5 +1,7 @@
 import type { DeviceProps, ManagerState, PublishedState } from '../dbus/types.js';
-import type { IommuReport, PciDevice, Snapshot, Verdict } from '../model.js';
+import { DEVICE_STATES, isProblemState, type IommuReport, type PciDevice, type Snapshot, type Verdict } from '../model.js';
+import type { HealthCheck } from '../health/assess.js';
+import { healthTable } from '../health/report.js';
 import { formatConfigError, type ConfigError } from '../config/errors.js';
 
 const KIND_LABEL: Record<IommuReport['kind'], string> = { 'intel-vt-d': 'Intel VT-d', 'amd-vi': 'AMD-Vi', other: 'IOMMU', none: 'none' };
@@ -26,7 +28,7 @@ export function managerState(v: DaemonView): ManagerState {
   return 'ready';
 }
 
-function deviceProps(d: PciDevice | undefined, v: Verdict): DeviceProps {
+function deviceProps(d: PciDevice | undefined, v: Verdict, health: HealthCheck[]): DeviceProps {
   const name = d?.vendorName && d.deviceName ? `${d.vendorName} ${d.deviceName}` : (d?.deviceName ?? d?.vendorName ?? '');
   return {
     Address: v.address,
@@ -44,12 +46,16 @@ function deviceProps(d: PciDevice | undefined, v: Verdict): DeviceProps {
     State: v.state,
     Reason: v.reason,
     GroupViable: v.groupViable ?? false,
+    ResetMethod: d?.health.resetMethods?.join(' ') ?? '',
+    Resettable: d?.health.resettable ?? false,
+    Health: health.map((c) => [c.name, c.status, c.message] as [string, string, string]),
   };
 }
 
 export function publishedState(v: DaemonView): PublishedState {
   const byAddress = new Map((v.snapshot?.devices ?? []).map((d) => [d.address, d]));
   const managed = v.verdicts.filter((x) => x.managed);
+  const health = v.snapshot ? healthTable(v.snapshot, v.verdicts) : new Map<string, HealthCheck[]>();
   return {
     manager: {
       Version: v.version,
@@ -65,7 +71,7 @@ export function publishedState(v: DaemonView): PublishedState {
       BoundCount: managed.filter((x) => x.state === 'bound').length,
       LastReconcile: v.lastReconcileUs,
     },
-    devices: v.verdicts.filter((x) => byAddress.has(x.address) || x.managed).map((x) => deviceProps(byAddress.get(x.address), x)),
+    devices: v.verdicts.filter((x) => byAddress.has(x.address) || x.managed).map((x) => deviceProps(byAddress.get(x.address), x, health.get(x.address) ?? [])),
   };
 }
 
@@ -78,7 +84,7 @@ export function statusLine(v: DaemonView): string {
   const bound = managed.filter((x) => x.state === 'bound').length;
   const targets = [...new Set(managed.map((x) => x.targetDriver ?? ''))].filter(Boolean);
   parts.push(managed.length === 0 ? 'no devices configured' : `${bound}/${managed.length} devices on ${targets.join('/') || 'their driver'}`);
-  for (const state of ['blocked', 'failed', 'missing', 'pending'] as const) {
+  for (const state of DEVICE_STATES.filter((s) => isProblemState(s) || s === 'pending')) {
     const n = managed.filter((x) => x.state === state).length;
     if (n) parts.push(`${n} ${state}`);
   }

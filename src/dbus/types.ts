@@ -35,10 +35,15 @@ export interface DeviceProps {
   IommuGroup: number;
   Managed: boolean;
   TargetDriver: string;
-  /** bound | pending | blocked | failed | missing | host */
+  /** bound | pending | blocked | failed | missing | host | dead */
   State: string;
   Reason: string;
   GroupViable: boolean;
+  /** reset_method as the kernel lists it ("flr bus"); empty when absent or disabled */
+  ResetMethod: string;
+  Resettable: boolean;
+  /** (check, pass|warn|fail, message) from src/health/ */
+  Health: [string, string, string][];
 }
 
 export interface PublishedState {

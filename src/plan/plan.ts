@@ -2,6 +2,7 @@ import {
   compareAddresses, isBridge, type Action, type Address, type Config, type DeviceEntry, type IommuReport, type OwnedState, type PciDevice,
   type Plan, type Snapshot, type Verdict,
 } from '../model.js';
+import { deadReason } from '../health/assess.js';
 import { groupViability } from './groups.js';
 import { selectDevices, type Want } from './select.js';
 
@@ -66,6 +67,15 @@ export function plan(input: PlanInput): Plan {
   for (const d of snapshot.devices) {
     predicted.set(d.address, d.driver);
     const want = selection.wants.get(d.address);
+    if (d.health.configAllOnes) {
+      // Nothing is written to a device that does not answer (no retry loop): it stays `dead` until a
+      // power cycle or a bus reset brings its config space back, which the next observation sees.
+      verdicts.push({
+        address: d.address, state: 'dead', reason: deadReason(d.address), managed: want !== undefined,
+        targetDriver: want?.driver ?? null, groupViable: null, groupBlockers: [], imported: want?.imported ?? false,
+      });
+      continue;
+    }
     if (!want) {
       const mine = owned.devices[d.address];
       const stillOurs = mine && (d.driver === mine.driver || d.driverOverride === mine.driver);

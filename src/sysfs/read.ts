@@ -6,6 +6,7 @@
 import { closeSync, existsSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { compareAddresses, slotOf, type Address, type IommuGroup, type InUse, type PciDevice, type Snapshot } from '../model.js';
 import { SYS_IOMMU_GROUPS, SYS_PCI_DEVICES, SYS_PCI_DRIVERS, under } from '../paths.js';
+import { readDeviceHealth } from './health-read.js';
 import { readInUse } from './inuse.js';
 import { loadPciNames, type PciNames } from './pciids.js';
 import { list } from './tolerant.js';
@@ -64,6 +65,8 @@ interface ConfigHeader {
   headerType: number;
   subsystemVendorId: number;
   subsystemDeviceId: number;
+  /** Every byte read is 0xff: nothing answers config reads (a dead or surprise-removed device). */
+  allOnes: boolean;
 }
 
 function readConfigHeader(dir: string): ConfigHeader | null {
@@ -76,10 +79,12 @@ function readConfigHeader(dir: string): ConfigHeader | null {
     // 0x2c/0x2e hold the subsystem ids only in a type 0 (endpoint) header.
     subsystemVendorId: scratch.readUInt16LE(0x2c),
     subsystemDeviceId: scratch.readUInt16LE(0x2e),
+    allOnes: scratch.subarray(0, n).every((b) => b === 0xff),
   };
 }
 
 type DeviceCore = Omit<PciDevice, 'slotSiblings' | 'inUse' | 'vendorName' | 'deviceName'>;
+type PciPart = Omit<Snapshot, 'iommu' | 'hostHealth'>;
 
 /** One device's attributes; null when it vanished while being read (hot-remove). */
 function readDevice(dir: string, address: Address): DeviceCore | null {
@@ -116,6 +121,7 @@ function readDevice(dir: string, address: Address): DeviceCore | null {
     sriovNumVfs: numVfs === null || numVfs === '' ? null : Number(numVfs),
     physfn: linkBase(dir + '/physfn'),
     openByVm: driver === 'vfio-pci' && readAttr(dir + '/enable') === '1',
+    health: readDeviceHealth(dir, classCode, header?.allOnes ?? false),
   };
 }
 
@@ -174,7 +180,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * Reads every PCI device, IOMMU group and registered PCI driver under `root`, yielding to the event
  * loop every DEVICES_PER_SLICE devices.
  */
-export async function readPci(root: string, opts: ReadPciOptions = {}): Promise<Omit<Snapshot, 'iommu'>> {
+export async function readPci(root: string, opts: ReadPciOptions = {}): Promise<PciPart> {
   const devicesDir = under(root, SYS_PCI_DEVICES);
   const cores: DeviceCore[] = [];
   let inSlice = 0;
@@ -189,7 +195,7 @@ export async function readPci(root: string, opts: ReadPciOptions = {}): Promise<
   return assemble(root, cores, opts);
 }
 
-export function readPciSync(root: string, opts: ReadPciOptions = {}): Omit<Snapshot, 'iommu'> {
+export function readPciSync(root: string, opts: ReadPciOptions = {}): PciPart {
   const devicesDir = under(root, SYS_PCI_DEVICES);
   const cores: DeviceCore[] = [];
   for (const address of list(devicesDir).sort(compareAddresses)) {
@@ -199,7 +205,7 @@ export function readPciSync(root: string, opts: ReadPciOptions = {}): Omit<Snaps
   return assemble(root, cores, opts);
 }
 
-function assemble(root: string, cores: DeviceCore[], opts: ReadPciOptions): Omit<Snapshot, 'iommu'> {
+function assemble(root: string, cores: DeviceCore[], opts: ReadPciOptions): PciPart {
   const slots = siblingsBySlot(cores.map((d) => d.address));
   const inUse = readInUse(root);
   const names = loadPciNames(root, opts.pciIdsPath);

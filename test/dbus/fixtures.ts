@@ -36,6 +36,9 @@ export function device(address: string, over: Partial<DeviceProps> = {}): Device
     State: 'bound',
     Reason: 'bound to vfio-pci',
     GroupViable: true,
+    ResetMethod: 'bus',
+    Resettable: true,
+    Health: [['reset', 'pass', 'reset methods: bus']],
     ...over,
   };
 }

@@ -78,7 +78,10 @@ describe('reading', () => {
     expect(props?.State).toEqual({ type: 's', data: 'bound' });
     expect(props?.IommuGroup).toEqual({ type: 'i', data: 12 });
     expect(props?.Class).toEqual({ type: 'u', data: 0x030000 });
-    expect(Object.keys(props ?? {})).toHaveLength(15);
+    expect(props?.ResetMethod).toEqual({ type: 's', data: 'bus' });
+    expect(props?.Resettable).toEqual({ type: 'b', data: true });
+    expect(props?.Health).toEqual({ type: 'a(sss)', data: [['reset', 'pass', 'reset methods: bus']] });
+    expect(Object.keys(props ?? {})).toHaveLength(18);
   });
 
   it('introspection lets busctl walk the tree and shows const/emits-change flags', async () => {

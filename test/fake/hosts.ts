@@ -316,3 +316,46 @@ export function sriovHost(): HostSpec {
 export function hangingUnbind(): HostSpec {
   return { ...seedIntel(), hangUnbind: [SEED.gpu] };
 }
+
+// ───────────────────────────── device health ─────────────────────────────
+
+/** BAR layout of the seed's NVIDIA GPU (a Quadro K1000M: 16 MiB registers, 256 MiB VRAM window). */
+export const SEED_GPU_BARS = [
+  { bar: 0, start: 0xf6000000, end: 0xf6ffffff },
+  { bar: 1, start: 0xe0000000, end: 0xefffffff },
+  { bar: 3, start: 0xf0000000, end: 0xf1ffffff },
+];
+
+/**
+ * seedIntel whose NVIDIA GPU is the one the firmware booted on: the firmware framebuffer (BOOTFB, the
+ * x86 sysfb region) sits inside its VRAM BAR, as /proc/iomem shows on such hosts.
+ */
+export function bootFramebufferOnGpu(name = 'BOOTFB'): HostSpec {
+  const spec = seedIntel();
+  const gpu = spec.devices.find((d) => d.address === SEED.gpu)!;
+  gpu.bars = SEED_GPU_BARS;
+  gpu.resetMethods = ['bus'];
+  spec.framebuffer = { name, start: 0xe0000000, end: 0xe07e8fff };
+  return spec;
+}
+
+/** amdHost with a Navi 10 GPU (RX 5700 XT, 1002:731f), a family with the AMD reset bug; optionally vendor-reset loaded. */
+export function navi10Host(vendorReset: boolean): HostSpec {
+  const spec = amdHost();
+  const gpu = spec.devices.find((d) => d.address === AMD.gpu)!;
+  gpu.device = 0x731f;
+  gpu.resetMethods = ['bus'];
+  // vendor-reset hooks the kernel's device-specific reset: the kernel accepts device_specific once it is loaded.
+  if (vendorReset) gpu.extraResetMethods = ['device_specific'];
+  spec.vendorReset = vendorReset;
+  spec.drivers['vfio-pci']!.ids = ['1002:731f', '1002:ab28'];
+  spec.modprobeD = { ...spec.modprobeD, 'vfio.conf': 'options vfio-pci ids=1002:731f,1002:ab28 disable_vga=1\n' };
+  return spec;
+}
+
+/** amdHost after a VM reset its GPU and the GPU never came back: config space reads all 0xff. */
+export function deadGpuHost(): HostSpec {
+  const spec = amdHost();
+  spec.devices.find((d) => d.address === AMD.gpu)!.deadConfig = true;
+  return spec;
+}

@@ -299,6 +299,24 @@ function writeNewId(tree, file, driver, data) {
 }
 
 /**
+ * reset_method_store (drivers/pci/pci.c, 5.15+): "default" restores the probed methods, an empty write
+ * disables resets, otherwise a space-separated list of methods the device supports, in order; an unknown
+ * or unsupported name is -EINVAL and leaves the setting as it was.
+ */
+function writeResetMethod(tree, file, dir, data) {
+  const kernel = readKernel(tree);
+  const address = path.basename(dir);
+  const probed = (kernel.resetDefault ?? {})[address] ?? [];
+  const supported = (kernel.resetSupported ?? {})[address] ?? probed;
+  const text = data.replace(/\n$/, '').trim();
+  const methods = text === 'default' ? probed : text === '' ? [] : text.split(/\s+/);
+  if (new Set(methods).size !== methods.length || methods.some((m) => !supported.includes(m))) {
+    throw kernelError('EINVAL', file, 'invalid argument');
+  }
+  writeRaw(path.join(dir, 'reset_method'), `${methods.join(' ')}\n`);
+}
+
+/**
  * Applies a write to `file` if it is a kernel attribute inside a fake tree.
  * Returns false when the write is not the kernel's business (the caller writes the file normally).
  */
@@ -331,6 +349,10 @@ function handleWrite(file, data) {
   }
   if (base === 'driver_override' && rel.startsWith('sys/devices/') && ADDRESS_RE.test(path.basename(dir))) {
     writeOverride(absolute, dir, text);
+    return true;
+  }
+  if (base === 'reset_method' && rel.startsWith('sys/devices/') && ADDRESS_RE.test(path.basename(dir))) {
+    writeResetMethod(tree, absolute, dir, text);
     return true;
   }
   return false;

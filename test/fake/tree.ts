@@ -67,6 +67,17 @@ export interface DeviceSpec {
   sriov?: { totalVfs: number; numVfs: number };
   physfn?: string;
   net?: { name: string; up: boolean; master?: string; mac?: string }[];
+  /**
+   * `reset_method` as the kernel lists it at enumeration (default: "flr bus" for endpoints, "pm" for
+   * bridges); null: the kernel cannot reset the function (no `reset`, no `reset_method`).
+   */
+  resetMethods?: string[] | null;
+  /** Methods a write to reset_method accepts although not listed at boot (device_specific once vendor-reset hooks it). */
+  extraResetMethods?: string[];
+  /** Config space reads all 0xff (a device that stopped answering); the cached sysfs ids stay. */
+  deadConfig?: boolean;
+  /** Memory BARs, written to `resource` and /proc/iomem. */
+  bars?: { bar: number; start: number; end: number }[];
 }
 
 export interface BlockSpec {
@@ -123,6 +134,10 @@ export interface HostSpec {
   pciIds: string | null;
   hangUnbind?: string[];
   failUnbind?: Record<string, string>;
+  /** A firmware framebuffer region in /proc/iomem (nested under the BAR that contains it). */
+  framebuffer?: { name: string; start: number; end: number };
+  /** The vendor-reset module is loaded (/sys/module/vendor_reset). */
+  vendorReset?: boolean;
 }
 
 export interface KernelJson {
@@ -131,6 +146,10 @@ export interface KernelJson {
   hangUnbind: string[];
   failUnbind: Record<string, string>;
   failProbe: Record<string, { driver: string; code: string }>;
+  /** Reset methods each device's reset_method accepts (address → names). */
+  resetSupported?: Record<string, string[]>;
+  /** What "default" restores: the methods probed at enumeration. */
+  resetDefault?: Record<string, string[]>;
 }
 
 export interface FakeHost {
@@ -172,6 +191,8 @@ function isBridgeClass(classCode: number): boolean {
 
 function configSpace(d: DeviceSpec, multifunction: boolean): Buffer {
   const config = Buffer.alloc(d.pcie === false ? 256 : 4096);
+  // A device that no longer answers: every config read completes with all ones.
+  if (d.deadConfig) return config.fill(0xff);
   // An SR-IOV virtual function reads 0xffff in its Vendor and Device ID registers (PCIe SR-IOV spec);
   // the kernel's `vendor`/`device` attributes carry the real ids, taken from the PF's capability.
   config.writeUInt16LE(d.physfn ? 0xffff : d.vendor, 0);
@@ -186,6 +207,21 @@ function configSpace(d: DeviceSpec, multifunction: boolean): Buffer {
     config.writeUInt16LE(d.subsystemDevice ?? 0, 0x2e);
   }
   return config;
+}
+
+export function resetMethodsOf(d: DeviceSpec): string[] | null {
+  if (d.resetMethods !== undefined) return d.resetMethods;
+  return isBridgeClass(d.classCode) ? ['pm'] : ['flr', 'bus'];
+}
+
+const hex16 = (n: number) => `0x${n.toString(16).padStart(16, '0')}`;
+
+/** `resource`: 13 lines "start end flags" (BARs 0-5, ROM, bridge windows); unused regions read zeros; 0x40200 = MEM|SIZEALIGN. */
+function resourceFile(bars: { bar: number; start: number; end: number }[]): string {
+  return Array.from({ length: 13 }, (_, i) => {
+    const b = bars.find((x) => x.bar === i);
+    return b ? `${hex16(b.start)} ${hex16(b.end)} 0x0000000000040200\n` : `${hex16(0)} ${hex16(0)} ${hex16(0)}\n`;
+  }).join('');
 }
 
 /** Little-endian hex of a dotted IPv4 address, as /proc/net/route prints it. */
@@ -258,7 +294,13 @@ class Builder {
     write(join(dir, 'enable'), d.driver && d.driver !== 'vfio-pci' ? '1\n' : '0\n');
     write(join(dir, 'irq'), '0\n');
     write(join(dir, 'modalias'), `pci:v0000${d.vendor.toString(16).toUpperCase().padStart(4, '0')}d0000${d.device.toString(16).toUpperCase().padStart(4, '0')}\n`);
-    for (const attr of ['remove', 'rescan', 'reset', 'uevent']) write(join(dir, attr), '');
+    for (const attr of ['remove', 'rescan', 'uevent']) write(join(dir, attr), '');
+    const resetMethods = resetMethodsOf(d);
+    if (resetMethods !== null) {
+      write(join(dir, 'reset'), '');
+      write(join(dir, 'reset_method'), `${resetMethods.join(' ')}\n`);
+    }
+    write(join(dir, 'resource'), resourceFile(d.bars ?? []));
     if (d.classCode >> 8 === 0x0300) write(join(dir, 'boot_vga'), d.bootVga ? '1\n' : '0\n');
     if (d.sriov) {
       write(join(dir, 'sriov_totalvfs'), `${d.sriov.totalVfs}\n`);
@@ -453,6 +495,8 @@ class Builder {
       ].join('\n'),
     );
     write(this.p('proc/cmdline'), `${spec.cmdline}\n`);
+    write(this.p('proc/iomem'), this.iomem());
+    if (spec.vendorReset) mkdirSync(this.p('sys/module/vendor_reset'), { recursive: true });
     write(this.p('proc/sys/kernel/osrelease'), `${spec.kernelRelease}\n`);
     const loaded = Object.entries(spec.drivers)
       .filter(([, d]) => d.loaded && !d.builtin)
@@ -511,6 +555,24 @@ class Builder {
     link(this.p('sys/devices/virtual/net/lo'), this.p('sys/class/net/lo'));
   }
 
+  /** /proc/iomem as root reads it: RAM, each device BAR, the firmware framebuffer nested in its BAR. */
+  iomem(): string {
+    const range = (start: number, end: number) => `${start.toString(16).padStart(8, '0')}-${end.toString(16).padStart(8, '0')}`;
+    const fb = this.spec.framebuffer;
+    const lines = ['00000000-00000fff : Reserved', '00001000-0009ffff : System RAM', '00100000-7fffffff : System RAM'];
+    let placed = false;
+    const bars = this.spec.devices.flatMap((d) => (d.bars ?? []).map((b) => ({ ...b, address: d.address }))).sort((a, b) => a.start - b.start);
+    for (const b of bars) {
+      lines.push(`  ${range(b.start, b.end)} : ${b.address}`);
+      if (fb && !placed && fb.start >= b.start && fb.end <= b.end) {
+        lines.push(`    ${range(fb.start, fb.end)} : ${fb.name}`);
+        placed = true;
+      }
+    }
+    if (fb && !placed) lines.push(`${range(fb.start, fb.end)} : ${fb.name}`);
+    return lines.join('\n') + '\n';
+  }
+
   buildEtc(): void {
     const { spec } = this;
     if (spec.bootloader === 'grub') {
@@ -534,6 +596,18 @@ class Builder {
       hangUnbind: this.spec.hangUnbind ?? [],
       failUnbind: this.spec.failUnbind ?? {},
       failProbe: {},
+      resetSupported: Object.fromEntries(
+        this.spec.devices.flatMap((d) => {
+          const methods = resetMethodsOf(d);
+          return methods === null ? [] : [[d.address, [...methods, ...(d.extraResetMethods ?? [])]]];
+        }),
+      ),
+      resetDefault: Object.fromEntries(
+        this.spec.devices.flatMap((d) => {
+          const methods = resetMethodsOf(d);
+          return methods === null ? [] : [[d.address, methods]];
+        }),
+      ),
     };
     mkdirSync(this.p('.fake-kernel'), { recursive: true });
     kernel.saveKernel(this.root, json);

@@ -62,6 +62,7 @@ export function device(address: string, overrides: Partial<PciDevice> = {}): Pci
     inUse: [],
     vendorName: null,
     deviceName: null,
+    health: { resettable: true, resetMethods: ['flr', 'bus'], configAllOnes: false, memoryBars: [] },
     ...overrides,
   };
 }

@@ -7,7 +7,8 @@ export function dev(address: string, over: Partial<PciDevice> = {}): PciDevice {
   return {
     address, vendorId: 0x8086, deviceId: 0x1533, subsystemVendorId: 0x8086, subsystemDeviceId: 0x0001,
     classCode: 0x020000, headerType: 0, driver: null, driverOverride: null, iommuGroup: null, bootVga: false,
-    sriovNumVfs: null, physfn: null, openByVm: false, slotSiblings: [], inUse: [], vendorName: null, deviceName: null, ...over,
+    sriovNumVfs: null, physfn: null, openByVm: false, slotSiblings: [], inUse: [], vendorName: null, deviceName: null,
+    health: { resettable: true, resetMethods: ['flr', 'bus'], configAllOnes: false, memoryBars: [] }, ...over,
   };
 }
 
@@ -45,6 +46,7 @@ export function seedSnapshot(): Snapshot {
     ],
     drivers: ['ahci', 'e1000e', 'i915', 'igb', 'nvidia', 'pcieport', 'snd_hda_intel'],
     iommu: facts,
+    hostHealth: { framebuffers: [], vendorResetLoaded: false },
   };
 }
 

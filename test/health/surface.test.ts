@@ -1,0 +1,112 @@
+/** Device health as users see it: pcie-passthroughctl list, the journal and D-Bus, on fake kernels. */
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { busctl } from '../dbus/clients.js';
+import { AMD, SEED, bootFramebufferOnGpu, deadGpuHost, navi10Host } from '../fake/hosts.js';
+import { buildHost, tempTreeDir, type FakeHost, type HostSpec } from '../fake/tree.js';
+import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import { runCtl } from '../helpers/run.js';
+
+const POLICY = join(process.cwd(), 'data/dbus/org.pciepassthroughd.conf');
+const NAME = 'org.pciepassthroughd';
+const DEVICE = 'org.pciepassthroughd.Device1';
+const devPath = (a: string): string => `/org/pciepassthroughd/devices/pci_${a.replace(/[:.]/g, '_')}`;
+
+const hosts: FakeHost[] = [];
+let bus: PrivateBus | null = null;
+let daemon: RunningDaemon | null = null;
+afterEach(async () => {
+  await daemon?.stop('SIGKILL');
+  daemon = null;
+  await bus?.stop();
+  bus = null;
+  for (const h of hosts.splice(0)) h.cleanup();
+});
+
+async function host(spec: HostSpec, config: string): Promise<FakeHost> {
+  const h = await buildHost(tempTreeDir(), spec);
+  hosts.push(h);
+  mkdirSync(join(h.root, 'etc/pcie-passthroughd'), { recursive: true });
+  writeFileSync(join(h.root, 'etc/pcie-passthroughd/config.toml'), config);
+  return h;
+}
+
+async function getProp(path: string, prop: string): Promise<unknown> {
+  const r = await busctl(bus!.address, ['--json=short', 'get-property', NAME, path, DEVICE, prop], { asNobody: true });
+  if (r.exitCode !== 0) throw new Error(`get-property ${prop}: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { data: unknown }).data;
+}
+
+interface DeviceJson { address: string; state: string; reason: string; reset: string; resetMethods: string[] | null; health: { name: string; status: string; message: string }[] }
+
+describe('device health in pcie-passthroughctl list', () => {
+  it('a GPU that stopped answering is dead with the fix, and plan has nothing to do for it', async () => {
+    const h = await host(deadGpuHost(), `[[device]]\naddress = "${AMD.gpu}"\n`);
+    const list = await runCtl(['--root', h.root, 'list'], h.env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`^${AMD.gpu} .* dead `, 'm'));
+    expect(list.stdout).toContain(`${AMD.gpu}: dead: config space reads all 0xff`);
+    expect(list.stdout).toContain('needs a power cycle or a bus reset');
+    const plan = await runCtl(['--root', h.root, 'plan', '--json'], h.env);
+    // (its HDMI audio, imported from modprobe.d ids=, still gets its override written)
+    expect((JSON.parse(plan.stdout).actions as { address?: string }[]).filter((a) => a.address === AMD.gpu)).toEqual([]);
+    expect(plan.code).toBe(1); // a managed device is not where the config wants it
+  });
+
+  it('shows the reset methods of every device and the reset-bug warning with its remedy', async () => {
+    const h = await host(navi10Host(false), `[[device]]\naddress = "${AMD.gpu}"\n`);
+    const list = await runCtl(['--root', h.root, 'list', '--json'], h.env);
+    const devices = JSON.parse(list.stdout).devices as DeviceJson[];
+    const gpu = devices.find((d) => d.address === AMD.gpu)!;
+    expect(gpu).toMatchObject({ reset: 'bus', resetMethods: ['bus'] });
+    expect(gpu.health.find((c) => c.name === 'reset')).toMatchObject({ status: 'warn' });
+    expect(devices.find((d) => d.address === AMD.nvme)).toMatchObject({ reset: 'flr bus', health: [] });
+    const text = await runCtl(['--root', h.root, 'list'], h.env);
+    expect(text.stdout).toMatch(/ADDRESS +CLASS +ID +DRIVER +GROUP +RESET +STATE +NAME/);
+    expect(text.stdout).toContain(`${AMD.gpu}: warn: reset: AMD Navi 10 GPUs do not come back from a VM reset`);
+  });
+
+  it('the boot framebuffer in the GPU BAR is reported with the GRUB fix', async () => {
+    const h = await host(bootFramebufferOnGpu(), `[[device]]\naddress = "${SEED.gpu}"\n`);
+    const text = await runCtl(['--root', h.root, 'list'], h.env);
+    expect(text.stdout).toContain(`${SEED.gpu}: warn: boot-framebuffer: the firmware's boot framebuffer (BOOTFB at e0000000-e07e8fff in /proc/iomem) lies in BAR 1`);
+    expect(text.stdout).toContain('add `initcall_blacklist=sysfb_init` to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, run `update-grub`, then reboot');
+  });
+});
+
+describe('device health from the daemon (journal, D-Bus)', () => {
+  it('a dead GPU: State dead on D-Bus, one warning in the journal, and no write to it on later reconciles', async () => {
+    const h = await host(deadGpuHost(), `[[device]]\naddress = "${AMD.gpu}"\n`);
+    const overrideFile = join(h.deviceDir(AMD.gpu), 'driver_override');
+    const before = statSync(overrideFile).mtimeMs;
+    bus = await startPrivateBus({ policyFiles: [POLICY] });
+    daemon = startDaemon(h, bus.address);
+    await daemon.waitForLog((l) => l.msg === 'ready');
+    expect(await getProp(devPath(AMD.gpu), 'State')).toBe('dead');
+    expect(await getProp(devPath(AMD.gpu), 'Health')).toEqual([['config-space', 'fail', expect.stringContaining('needs a power cycle or a bus reset')]]);
+    const reconcile = await runCtl(['--bus', bus.address, 'reconcile'], h.env);
+    expect(reconcile.stdout).not.toContain(AMD.gpu);
+    const deadLines = daemon.logs.filter((l) => l.msg.startsWith(`${AMD.gpu}: dead:`));
+    expect(deadLines).toHaveLength(1);
+    expect(deadLines[0]!.level).toBe(40); // pino warn
+    expect(statSync(overrideFile).mtimeMs).toBe(before);
+    expect(readFileSync(overrideFile, 'utf8')).toBe('(null)\n');
+  });
+
+  it('the boot framebuffer and reset warnings are published on D-Bus and logged once', async () => {
+    const h = await host(bootFramebufferOnGpu(), `[[device]]\naddress = "${SEED.gpu}"\n`);
+    bus = await startPrivateBus({ policyFiles: [POLICY] });
+    daemon = startDaemon(h, bus.address);
+    await daemon.waitForLog((l) => l.msg === 'ready');
+    const health = (await getProp(devPath(SEED.gpu), 'Health')) as [string, string, string][];
+    expect(health.map(([name, status]) => [name, status])).toEqual([['reset', 'pass'], ['config-space', 'pass'], ['boot-framebuffer', 'warn']]);
+    expect(await getProp(devPath(SEED.gpu), 'ResetMethod')).toBe('bus');
+    expect(await getProp(devPath(SEED.gpu), 'Resettable')).toBe(true);
+    await runCtl(['--bus', bus.address, 'reconcile'], h.env);
+    expect(daemon.logs.filter((l) => l.msg.startsWith(`${SEED.gpu}: boot-framebuffer:`))).toHaveLength(1);
+    const status = await runCtl(['--bus', bus.address, 'status'], h.env);
+    expect(status.stdout).toContain(`${SEED.gpu}: warn: boot-framebuffer:`);
+  });
+});
