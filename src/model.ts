@@ -246,13 +246,13 @@ export interface IommuReport {
 /** `dead`: config space reads all ones (the device stopped answering); nothing is planned for it. */
 export type DeviceState = 'bound' | 'pending' | 'blocked' | 'failed' | 'missing' | 'host' | 'dead';
 
-/** Every state, for code that must handle each (a Record<DeviceState, …> fails to compile when one is added). */
-export const DEVICE_STATES: readonly DeviceState[] = ['bound', 'pending', 'blocked', 'failed', 'missing', 'host', 'dead'];
-
-/** States that need the admin (journal warning, counted in the status line). Exhaustive by type. */
+/** States that need the admin (journal warning, counted in the status line). A Record: adding a state fails to compile until it is placed here. */
 const PROBLEM_STATE: Record<DeviceState, boolean> = {
-  bound: false, pending: false, host: false, blocked: true, failed: true, missing: true, dead: true,
+  bound: false, pending: false, blocked: true, failed: true, missing: true, host: false, dead: true,
 };
+
+/** Every state, in this order (derived from the exhaustive table above). */
+export const DEVICE_STATES = Object.keys(PROBLEM_STATE) as readonly DeviceState[];
 
 export function isProblemState(state: DeviceState): boolean {
   return PROBLEM_STATE[state];

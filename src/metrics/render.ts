@@ -7,7 +7,7 @@
  * `node_pcidevice_*` with `on(segment, bus, device, function)`.
  */
 import type { ManagerState } from '../dbus/types.js';
-import type { DeviceState, IommuReport, Snapshot, Verdict } from '../model.js';
+import { DEVICE_STATES, type IommuReport, type Snapshot, type Verdict } from '../model.js';
 
 export interface MetricsInput {
   version: string;
@@ -21,7 +21,8 @@ export interface MetricsInput {
 }
 
 export const MANAGER_STATES: readonly ManagerState[] = ['starting', 'ready', 'degraded', 'failed'];
-export const DEVICE_STATES: readonly DeviceState[] = ['bound', 'pending', 'blocked', 'failed', 'missing', 'host'];
+/** Every device state, from the model (exhaustive there), so a new state gets its series here too. */
+export { DEVICE_STATES };
 const CHECK_VALUE = { pass: 0, warn: 1, fail: 2 } as const;
 
 type Labels = Record<string, string>;

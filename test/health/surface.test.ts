@@ -53,6 +53,8 @@ describe('device health in pcie-passthroughctl list', () => {
     // (its HDMI audio, imported from modprobe.d ids=, still gets its override written)
     expect((JSON.parse(plan.stdout).actions as { address?: string }[]).filter((a) => a.address === AMD.gpu)).toEqual([]);
     expect(plan.code).toBe(1); // a managed device is not where the config wants it
+    const metrics = await runCtl(['--root', h.root, 'metrics'], h.env);
+    expect(metrics.stdout).toContain('pcie_passthroughd_managed_devices_by_state{state="dead"} 1');
   });
 
   it('shows the reset methods of every device and the reset-bug warning with its remedy', async () => {
