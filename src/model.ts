@@ -322,7 +322,17 @@ export function slotOf(address: Address): string {
   return address.slice(0, address.lastIndexOf('.'));
 }
 
-/** vfio-pci refuses non-normal headers (EINVAL); host/ISA/PCI bridges (class 0x06) are never taken. */
+/**
+ * A PCI-to-PCI or CardBus bridge (header type 1 or 2): vfio_pci_probe refuses every non-normal header
+ * (EINVAL), and such bridges do not keep their IOMMU group from being given to a VM. Host and ISA/LPC
+ * bridges (class 0x0600/0x0601) have a normal header: they are endpoints to the kernel.
+ */
 export function isBridge(d: Pick<PciDevice, 'headerType' | 'classCode'>): boolean {
-  return d.headerType !== 0 || d.classCode >> 16 === 0x06;
+  return d.headerType === 1 || d.headerType === 2;
+}
+
+/** Host bridge (0x0600) or ISA/LPC bridge (0x0601): a normal header, but the platform's own. */
+export function isPlatformBridge(d: Pick<PciDevice, 'headerType' | 'classCode'>): boolean {
+  const subclass = d.classCode >> 8;
+  return !isBridge(d) && (subclass === 0x0600 || subclass === 0x0601);
 }

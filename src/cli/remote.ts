@@ -75,9 +75,10 @@ function statusText(s: { manager: Props; devices: Props[] }): string {
     `Devices: ${String(m.BoundCount)}/${String(m.ManagedCount)} on their target driver`,
   ];
   if (m.ConfigError) lines.push(`Config error: ${String(m.ConfigError)}`);
-  const managed = s.devices.filter((d) => d.Managed);
+  // Devices held for a VM (dropped from config, still open) belong here too.
+  const managed = s.devices.filter((d) => d.Managed || d.OpenByVm === true);
   if (managed.length) {
-    lines.push('', table(['ADDRESS', 'DRIVER', 'RESET', 'STATE', 'REASON'], managed.map((d) => [String(d.Address), String(d.Driver || '-'), resetText(d), String(d.State), String(d.Reason)])));
+    lines.push('', table(['ADDRESS', 'DRIVER', 'RESET', 'STATE', 'REASON'], managed.map((d) => [String(d.Address), String(d.Driver || '-'), resetText(d), `${String(d.State)}${d.OpenByVm === true ? ', open by a VM' : ''}`, String(d.Reason)])));
   }
   const findings = s.devices.flatMap((d) => healthRows(d).filter(([name, status]) => status !== 'pass' && !(name === 'config-space' && d.State === 'dead')).map(([name, status, message]) => `${String(d.Address)}: ${status}: ${name}: ${message}`));
   if (findings.length) lines.push('', ...findings);

@@ -17,7 +17,7 @@ export function devicesText(devices: DeviceView[]): string {
     d.driver ?? '-',
     d.iommuGroup === null ? '-' : String(d.iommuGroup),
     d.reset || '-',
-    d.managed ? d.state : d.reason ? d.state : '',
+    stateCell(d),
     truncate(d.vendorId ? deviceName(d) : '', 48),
   ]);
   const notes = devices.flatMap((d) => [
@@ -26,6 +26,13 @@ export function devicesText(devices: DeviceView[]): string {
     ...d.health.filter((c) => c.status !== 'pass' && !(c.name === 'config-space' && d.state === 'dead')).map((c) => `${d.address}: ${c.status}: ${c.name}: ${c.message}`),
   ]);
   return [table(['ADDRESS', 'CLASS', 'ID', 'DRIVER', 'GROUP', 'RESET', 'STATE', 'NAME'], rows), ...(notes.length ? ['', ...notes] : [])].join('\n');
+}
+
+/** The state worth showing ("" for a plain host device), and whether a VM has the device open. */
+function stateCell(d: DeviceView): string {
+  const state = d.managed || d.reason ? d.state : '';
+  if (!d.openByVm) return state;
+  return state ? `${state}, open by a VM` : 'open by a VM';
 }
 
 function truncate(s: string, n: number): string {

@@ -33,6 +33,8 @@ export interface DeviceView {
   /** "flr bus", "none" (cannot be reset), "disabled", "supported" (kernel without reset_method). */
   reset: string;
   health: HealthCheck[];
+  /** vfio-pci `enable` reads 1: a VM (QEMU) has the device open. */
+  openByVm: boolean;
 }
 
 export function deviceView(d: PciDevice | undefined, v: Verdict, health: HealthCheck[] = []): DeviceView {
@@ -60,6 +62,7 @@ export function deviceView(d: PciDevice | undefined, v: Verdict, health: HealthC
     resettable: d?.health.resettable ?? false,
     reset: d ? resetSummary(d) : '',
     health,
+    openByVm: d?.openByVm ?? false,
   };
 }
 

@@ -49,6 +49,7 @@ function deviceProps(d: PciDevice | undefined, v: Verdict, health: HealthCheck[]
     ResetMethod: d?.health.resetMethods?.join(' ') ?? '',
     Resettable: d?.health.resettable ?? false,
     Health: health.map((c) => [c.name, c.status, c.message] as [string, string, string]),
+    OpenByVm: d?.openByVm ?? false,
   };
 }
 

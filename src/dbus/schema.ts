@@ -102,6 +102,7 @@ export const DEVICE1: InterfaceSpec = {
     { name: 'ResetMethod', type: 's', emits: 'true', fallback: '', doc: 'reset_method as the kernel lists it, space-separated in the order tried (e.g. "flr bus"); empty when the kernel has no reset_method attribute or resets are disabled.' },
     { name: 'Resettable', type: 'b', emits: 'true', fallback: false, doc: 'The kernel can reset this function (its reset attribute exists).' },
     { name: 'Health', type: 'a(sss)', emits: 'true', fallback: [], doc: 'Health checks: (reset | config-space | boot-framebuffer, pass|warn|fail, message with the fix). Every check for a managed device; only a failing config-space check for others.' },
+    { name: 'OpenByVm', type: 'b', emits: 'true', fallback: false, doc: 'A VM has the device open (vfio-pci enable = 1); no member of its IOMMU group is released meanwhile.' },
   ],
   methods: [],
   signals: [],

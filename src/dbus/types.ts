@@ -44,6 +44,7 @@ export interface DeviceProps {
   Resettable: boolean;
   /** (check, pass|warn|fail, message) from src/health/ */
   Health: [string, string, string][];
+  OpenByVm: boolean;
 }
 
 export interface PublishedState {

@@ -3,7 +3,7 @@
  * each with a stable kebab-case name and, when something is wrong, the exact fix for this host.
  */
 import type { Check, IommuFacts, IommuGroup, IommuReport, PciDevice } from '../model.js';
-import { isBridge } from '../model.js';
+import { isBridge, isPlatformBridge } from '../model.js';
 import { cmdlineHowTo, cmdlineParams, paramOptions, paramTokens, removeParamAdvice } from './cmdline.js';
 import { firmwareAdvice, iommuFamily, iommuOffFix } from './fix.js';
 import { kernelVersion } from './parse.js';
@@ -141,7 +141,8 @@ function noIommuMode({ facts, groups, noIommu }: Context): Check {
 
 function deviceGroups({ dmaRemapping }: Context, devices: PciDevice[]): Check {
   const name = 'device-groups';
-  const endpoints = devices.filter((d) => !isBridge(d) && d.classCode >> 8 !== IOMMU_CLASS);
+  // Candidates for passthrough only: bridges of any kind are never taken.
+  const endpoints = devices.filter((d) => !isBridge(d) && !isPlatformBridge(d) && d.classCode >> 8 !== IOMMU_CLASS);
   if (!dmaRemapping) return warn(name, 'Not checked: DMA remapping is off, so no device has an IOMMU group (see dma-remapping)');
   const missing = endpoints.filter((d) => d.iommuGroup === null).map((d) => d.address);
   if (missing.length === 0) return pass(name, `All ${endpoints.length} endpoint device(s) have an IOMMU group`);

@@ -9,9 +9,12 @@ export interface GroupFacts {
 }
 
 /**
- * A group is viable for VFIO when every endpoint in it is on a VFIO-safe driver or on none; bridges do
- * not count (Documentation/driver-api/vfio.rst, "Groups, Devices, and IOMMUs"). Computed over the drivers
- * the plan predicts, so a device about to be bound does not block its own group.
+ * A group is viable for VFIO when every device in it is unbound or on a driver that manages DMA itself
+ * (vfio-pci, pci-stub; `driver_managed_dma`): otherwise VFIO_GROUP_SET_CONTAINER fails with EPERM in
+ * iommu_group_claim_dma_owner. Only PCI-to-PCI/CardBus bridges (header type 1/2, on pcieport, which
+ * also manages DMA) are exempt; a host or ISA/LPC bridge on a driver (lpc_ich) blocks the group like any
+ * endpoint. Computed over the drivers the plan predicts, so a device about to be bound does not block its
+ * own group.
  */
 export function groupViability(
   snapshot: Snapshot,

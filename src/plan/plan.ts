@@ -1,5 +1,5 @@
 import {
-  compareAddresses, isBridge, type Action, type Address, type Config, type DeviceEntry, type IommuReport, type OwnedState, type PciDevice,
+  compareAddresses, isBridge, isPlatformBridge, type Action, type Address, type Config, type DeviceEntry, type IommuReport, type OwnedState, type PciDevice,
   type Plan, type Snapshot, type Verdict,
 } from '../model.js';
 import { deadReason } from '../health/assess.js';
@@ -24,7 +24,14 @@ const VFIO_SAFE_DRIVERS = new Set(['vfio-pci', 'pci-stub']);
 function refusal(d: PciDevice, want: Want, iommu: IommuReport, requireIommu: boolean): string | null {
   if (want.conflict) return want.conflict;
   if (want.identityMismatch) return want.identityMismatch;
-  if (isBridge(d)) return 'is a bridge: only endpoints can be passed through (vfio-pci refuses it with EINVAL)';
+  if (isBridge(d)) {
+    const kind = d.headerType === 2 ? 'CardBus' : 'PCI-to-PCI';
+    return `is a ${kind} bridge (header type ${d.headerType}): vfio-pci refuses it with EINVAL; pass through the devices behind it instead`;
+  }
+  if (isPlatformBridge(d)) {
+    const kind = d.classCode >> 8 === 0x0600 ? 'host bridge' : 'ISA/LPC bridge';
+    return `is the platform's ${kind} (class ${(d.classCode >> 8).toString(16).padStart(4, '0')}): the host needs it (firmware, SMBus, TPM, timers), so it is never passed through`;
+  }
   if (d.sriovNumVfs !== null && d.sriovNumVfs > 0) {
     return `is an SR-IOV physical function with ${d.sriovNumVfs} virtual functions enabled (the kernel refuses it with EBUSY); write 0 to its sriov_numvfs or configure the virtual functions instead`;
   }
@@ -64,6 +71,12 @@ export function plan(input: PlanInput): Plan {
   /** Driver each device will have after the actions, for the group viability prediction. */
   const predicted = new Map<Address, string | null>();
 
+  /** Group → members a VM has open now: no member of such a group is given back to the host. */
+  const openInGroup = new Map<number, Address[]>();
+  for (const d of snapshot.devices) {
+    if (d.openByVm && d.iommuGroup !== null) openInGroup.set(d.iommuGroup, [...(openInGroup.get(d.iommuGroup) ?? []), d.address]);
+  }
+
   for (const d of snapshot.devices) {
     predicted.set(d.address, d.driver);
     const want = selection.wants.get(d.address);
@@ -79,9 +92,14 @@ export function plan(input: PlanInput): Plan {
     if (!want) {
       const mine = owned.devices[d.address];
       const stillOurs = mine && (d.driver === mine.driver || d.driverOverride === mine.driver);
+      const groupOpen = d.iommuGroup === null ? [] : (openInGroup.get(d.iommuGroup) ?? []).filter((a) => a !== d.address);
       if (stillOurs && config.daemon.onRemove === 'release' && d.openByVm) {
         // Unbinding vfio-pci under a running VM makes the kernel ask QEMU to give the device up.
         verdicts.push(hostVerdict(d, `dropped from config, but a VM has it open (enable = 1): it is released once the VM lets go`));
+      } else if (stillOurs && config.daemon.onRemove === 'release' && groupOpen.length > 0) {
+        // A host driver on one member of a group a VM uses would share the VM's DMA domain: since 5.19 the
+        // kernel refuses that probe (iommu_device_use_default_domain: EBUSY), older kernels BUG().
+        verdicts.push(hostVerdict(d, `dropped from config, but ${groupOpen.join(', ')} in the same IOMMU group ${d.iommuGroup} is open by a VM (enable = 1): held on ${mine.driver} until the VM lets go, then released`));
       } else if (stillOurs && config.daemon.onRemove === 'release') {
         actions.push({ kind: 'release', address: d.address, from: d.driver ?? mine.driver });
         predicted.set(d.address, mine.previousDriver);

@@ -39,6 +39,7 @@ export function device(address: string, over: Partial<DeviceProps> = {}): Device
     ResetMethod: 'bus',
     Resettable: true,
     Health: [['reset', 'pass', 'reset methods: bus']],
+    OpenByVm: false,
     ...over,
   };
 }

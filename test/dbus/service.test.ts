@@ -81,7 +81,7 @@ describe('reading', () => {
     expect(props?.ResetMethod).toEqual({ type: 's', data: 'bus' });
     expect(props?.Resettable).toEqual({ type: 'b', data: true });
     expect(props?.Health).toEqual({ type: 'a(sss)', data: [['reset', 'pass', 'reset methods: bus']] });
-    expect(Object.keys(props ?? {})).toHaveLength(18);
+    expect(Object.keys(props ?? {})).toHaveLength(19);
   });
 
   it('introspection lets busctl walk the tree and shows const/emits-change flags', async () => {

@@ -115,3 +115,20 @@ iface vmbr0 inet static
 \tbridge-stp off
 \tbridge-fd 0
 `;
+
+export const PCH = { lpc: SEED.lpc, audio: '0000:00:1f.3', smbus: '0000:00:1f.4' } as const;
+
+/** Intel PCH without ACS between its functions: LPC (on lpc_ich), HD audio and SMBus share group 11. */
+export function pchGroup(): HostSpec {
+  const spec = seedIntel();
+  const lpc = spec.devices.find((d) => d.address === SEED.lpc)!;
+  lpc.driver = 'lpc_ich';
+  spec.devices.push(
+    { address: PCH.audio, vendor: 0x8086, device: 0xa348, classCode: 0x040300, driver: 'snd_hda_intel', group: 11 },
+    { address: PCH.smbus, vendor: 0x8086, device: 0xa323, classCode: 0x0c0500, driver: 'i801_smbus', group: 11 },
+  );
+  spec.drivers.lpc_ich = { ids: ['8086:a306'], loaded: true };
+  spec.drivers.snd_hda_intel!.ids!.push('8086:a348');
+  spec.drivers.i801_smbus = { ids: ['8086:a323'], loaded: true };
+  return spec;
+}
