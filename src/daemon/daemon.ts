@@ -54,6 +54,12 @@ export class Daemon {
   private owned: OwnedState = { devices: {} };
   /** Devices whose unbind hung, with the driver they were on: not retried until that changes or on demand. */
   private stuck = new Map<Address, { reason: string; driver: string | null }>();
+  /**
+   * Target drivers whose modprobe failed, with why: not tried again (and not reported again) on every
+   * uevent or timer tick, only once something changed — the driver appeared, the config was re-read,
+   * or root asked (Reload, Reconcile).
+   */
+  private unloadable = new Map<string, string>();
   private last: Reconciled | null = null;
   private lastReconcileUs = 0n;
   private lastRows: PlanRow[] = [];
@@ -130,6 +136,12 @@ export class Daemon {
 
   private stuckRecord(): Record<Address, string> {
     const out: Record<Address, string> = {};
+    // Devices waiting for a driver that could not be loaded: failed with that reason, no modprobe again.
+    for (const v of this.last?.verdicts ?? []) {
+      const why = v.managed && v.targetDriver !== null ? this.unloadable.get(v.targetDriver) : undefined;
+      // Keep the reason already published, so nothing is logged again while nothing changed.
+      if (why !== undefined && v.state !== 'bound') out[v.address] = v.state === 'failed' ? v.reason : `not bound: ${why}`;
+    }
     for (const [a, s] of this.stuck) out[a] = s.reason;
     return out;
   }
@@ -138,6 +150,7 @@ export class Daemon {
     this.o.log.debug(`reconcile: ${triggers.map(describeTrigger).join(', ')}`);
     if (rereadsConfig(triggers)) await this.reloadConfig(triggers);
     if (retriesStuck(triggers)) this.stuck.clear();
+    if (retriesStuck(triggers) || rereadsConfig(triggers)) this.unloadable.clear();
     const previous = this.last?.verdicts ?? [];
 
     let result: Reconciled;
@@ -152,6 +165,7 @@ export class Daemon {
       for (const [a, s] of this.stuck) {
         if (observed.devices.find((d) => d.address === a)?.driver !== s.driver) this.stuck.delete(a);
       }
+      for (const driver of this.unloadable.keys()) if (observed.drivers.includes(driver)) this.unloadable.delete(driver);
       result = await reconcileOnce({
         root: this.o.root, port: this.o.port, config: this.config, owned: this.owned, stuck: this.stuckRecord(), timeouts: this.o.timeouts, observed,
       });
@@ -160,6 +174,7 @@ export class Daemon {
     for (const r of result.results) {
       if (r.outcome === 'failed' || r.outcome === 'vanished') this.o.log.warn(r.message);
       else this.o.log.info(r.message);
+      if (r.action.kind === 'load-driver' && r.outcome === 'failed') this.unloadable.set(r.action.driver, r.message);
       if (r.stuck && 'address' in r.action) {
         const d = result.snapshot.devices.find((x) => x.address === (r.action as { address: string }).address);
         this.stuck.set(r.action.address, { reason: r.message, driver: d?.driver ?? null });
