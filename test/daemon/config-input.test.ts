@@ -133,7 +133,7 @@ it('deleted, emptied or truncated-then-written: the last good config stays in fo
   // An editor that truncates, pauses, then writes.
   const fd = openSync(configFile(), 'w');
   await d.waitForLog((l) => l.msg.includes('is empty: keeping the last good config (2 device entries) in force'), 20_000);
-  expect(await getProp('ConfigError')).toMatch(/is empty: keeping the last good config/);
+  expect(await until(() => getProp('ConfigError'), (v) => v !== '')).toMatch(/is empty: keeping the last good config/);
   writeSync(fd, TWO);
   closeSync(fd);
   await until(() => getProp('ConfigError'), (v) => v === '');
