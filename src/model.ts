@@ -192,6 +192,11 @@ export interface DeviceEntry {
   /** Target driver of this entry; null means the daemon default. */
   driver: string | null;
   allowInUse: boolean;
+  /**
+   * Reset methods to write to the device's reset_method before it is bound (and kept so), in order;
+   * [] disables resets. Absent: the kernel's own choice is left alone.
+   */
+  resetMethod?: string[];
   /** Where the entry was written (a [[device]] table or a modprobe.d line). */
   source: SourcePos;
   /** Came from `options vfio-pci ids=` (import_modprobe), not from config.toml. */
@@ -278,7 +283,9 @@ export type Action =
   /** Device is already on the driver; only `driver_override` needs writing. */
   | { kind: 'set-override'; address: Address; driver: string }
   | { kind: 'bind'; address: Address; driver: string; from: string | null }
-  | { kind: 'release'; address: Address; from: string };
+  | { kind: 'release'; address: Address; from: string }
+  /** Writes the configured methods to reset_method; planned before the bind, so it holds before any use. */
+  | { kind: 'set-reset-method'; address: Address; methods: string[] };
 
 export interface Plan {
   actions: Action[];

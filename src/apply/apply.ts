@@ -10,6 +10,8 @@ export interface BindingPort {
   waitForDriver(address: Address, accept: (driver: string | null) => boolean, timeoutMs: number): Promise<string | null | 'missing'>;
   driverRegistered(driver: string): Promise<boolean>;
   loadModule(driver: string, timeoutMs: number): Promise<void>;
+  /** Writes the methods, space-separated, to DEV/reset_method ("" disables resets). */
+  setResetMethod(address: Address, methods: string[]): Promise<void>;
 }
 
 export interface ApplyTimeouts {
@@ -23,7 +25,7 @@ export interface ApplyTimeouts {
 
 export const DEFAULT_TIMEOUTS: ApplyTimeouts = { unbindMs: 10_000, probeMs: 10_000, readBackMs: 3_000, modprobeMs: 30_000 };
 
-export type Outcome = 'bound' | 'released' | 'override-set' | 'driver-loaded' | 'failed' | 'vanished';
+export type Outcome = 'bound' | 'released' | 'override-set' | 'driver-loaded' | 'reset-method-set' | 'failed' | 'vanished';
 
 export interface ActionResult {
   action: Action;
@@ -138,6 +140,19 @@ async function runOne(port: BindingPort, a: Action, t: ApplyTimeouts): Promise<A
       return bind(port, a, t);
     case 'release':
       return release(port, a, t);
+    case 'set-reset-method': {
+      const value = a.methods.join(' ');
+      try {
+        await step(a.address, `writing reset_method="${value}"`, () => port.setResetMethod(a.address, a.methods));
+      } catch (err) {
+        // reset_method_store answers EINVAL for a method the device does not support (device_specific needs vendor-reset loaded).
+        if (err instanceof StepError && err.errno === 'EINVAL') {
+          throw new StepError('failed', `${a.address}: the kernel refused reset_method "${value}" (EINVAL): the device does not support ${a.methods.length > 1 ? 'one of these methods' : 'this method'}${a.methods.includes('device_specific') ? '; device_specific needs vendor-reset loaded first (`modprobe vendor-reset`, and at boot: `echo vendor-reset > /etc/modules-load.d/vendor-reset.conf`)' : ''}`, 'EINVAL');
+        }
+        throw err;
+      }
+      return { action: a, outcome: 'reset-method-set', message: `${a.address}: reset_method set to "${value}"`, errno: null, stuck: false, previousDriver: null };
+    }
   }
 }
 
@@ -148,7 +163,13 @@ async function runOne(port: BindingPort, a: Action, t: ApplyTimeouts): Promise<A
 export async function applyActions(port: BindingPort, actions: Action[], timeouts: ApplyTimeouts = DEFAULT_TIMEOUTS): Promise<ActionResult[]> {
   const results: ActionResult[] = [];
   const unavailable = new Map<string, string>();
+  /** Devices whose configured reset_method could not be set: not bound this run (a VM would use it without). */
+  const unresettable = new Map<Address, string>();
   for (const a of actions) {
+    if (a.kind === 'bind' && unresettable.has(a.address)) {
+      results.push({ action: a, outcome: 'failed', message: `${a.address}: not bound to ${a.driver}: its configured reset_method could not be set (${unresettable.get(a.address)!.slice(a.address.length + 2)})`, errno: null, stuck: false, previousDriver: null });
+      continue;
+    }
     if ((a.kind === 'bind' || a.kind === 'set-override') && unavailable.has(a.driver)) {
       results.push({ action: a, outcome: 'failed', message: `${a.address}: not bound: ${unavailable.get(a.driver)}`, errno: null, stuck: false, previousDriver: null });
       continue;
@@ -158,6 +179,7 @@ export async function applyActions(port: BindingPort, actions: Action[], timeout
     } catch (err) {
       const e = err instanceof StepError ? err : new StepError('failed', messageOf(err), errnoOf(err));
       if (a.kind === 'load-driver') unavailable.set(a.driver, e.message);
+      if (a.kind === 'set-reset-method') unresettable.set(a.address, e.message);
       results.push({ action: a, outcome: e.outcome, message: e.message, errno: e.errno, stuck: e.stuck, previousDriver: null });
     }
   }

@@ -117,7 +117,7 @@ export function resultView(r: ActionResult): object {
   return {
     action: a.kind,
     address: 'address' in a ? a.address : null,
-    driver: a.kind === 'release' ? null : a.driver,
+    driver: 'driver' in a ? a.driver : null,
     outcome: r.outcome,
     message: r.message,
     errno: r.errno,

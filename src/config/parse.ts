@@ -13,12 +13,13 @@ import { cronProblem } from './cron.js';
 import { prescanConfig } from './limits.js';
 import { nearestKey } from './nearest.js';
 import { checkAddress, checkDriverName, checkIdPair } from './pci-syntax.js';
+import { checkResetMethod } from './reset-syntax.js';
 import type { Checked } from './pci-syntax.js';
 
 export type ParseResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
 export const DAEMON_KEYS = ['driver', 'require_iommu', 'check_schedule', 'on_remove', 'import_modprobe', 'metrics_textfile'] as const;
-export const DEVICE_KEYS = ['address', 'id', 'subsystem', 'functions', 'driver', 'allow_in_use'] as const;
+export const DEVICE_KEYS = ['address', 'id', 'subsystem', 'functions', 'driver', 'allow_in_use', 'reset_method'] as const;
 const SECTIONS = ['daemon', 'device'] as const;
 
 /** One `key = value` of a section, wherever TOML let it be written (table, inline table, dotted key). */
@@ -365,6 +366,12 @@ function checkDevice(block: DeviceBlock, file: string, report: Report): CheckedD
         const value = asBoolean(item, report);
         if (value === null) fail();
         else entry.allowInUse = value;
+        break;
+      }
+      case 'reset_method': {
+        const value = asChecked(item, checkResetMethod, report);
+        if (value === null) fail();
+        else entry.resetMethod = value;
         break;
       }
     }

@@ -11,5 +11,7 @@ export function describeAction(a: Action): string {
       return `${a.address}: bind to ${a.driver}${a.from ? ` (unbind from ${a.from})` : ''}`;
     case 'release':
       return `${a.address}: release from ${a.from} back to the host driver`;
+    case 'set-reset-method':
+      return `${a.address}: write reset_method="${a.methods.join(' ')}"${a.methods.length === 0 ? ' (resets disabled)' : ''}`;
   }
 }

@@ -23,6 +23,9 @@ const VFIO_SAFE_DRIVERS = new Set(['vfio-pci', 'pci-stub']);
 
 function refusal(d: PciDevice, want: Want, iommu: IommuReport, requireIommu: boolean): string | null {
   if (want.conflict) return want.conflict;
+  if (want.resetMethod !== null && d.health.resetMethods === null) {
+    return `reset_method is configured (${want.origin}), but the kernel offers no reset_method for this device (Linux 5.15+ has it for every function it can reset): remove reset_method from its entry or boot a newer kernel`;
+  }
   if (want.identityMismatch) return want.identityMismatch;
   if (isBridge(d)) {
     const kind = d.headerType === 2 ? 'CardBus' : 'PCI-to-PCI';
@@ -112,11 +115,16 @@ export function plan(input: PlanInput): Plan {
       continue;
     }
 
+    // The configured reset methods go in before the bind (and are kept), so no VM uses the device without them.
+    const resetAction: Action[] = want.resetMethod !== null && d.health.resetMethods !== null && d.health.resetMethods.join(' ') !== want.resetMethod.join(' ')
+      ? [{ kind: 'set-reset-method', address: d.address, methods: want.resetMethod }]
+      : [];
     const base = {
       address: d.address, managed: true, targetDriver: want.driver, groupViable: null, groupBlockers: [], imported: want.imported,
     };
     if (d.driver === want.driver) {
       if (d.driverOverride !== want.driver) actions.push({ kind: 'set-override', address: d.address, driver: want.driver });
+      actions.push(...resetAction);
       verdicts.push({ ...base, state: 'bound', reason: `on ${want.driver}` });
       continue;
     }
@@ -130,7 +138,7 @@ export function plan(input: PlanInput): Plan {
       verdicts.push({ ...base, state: 'blocked', reason: refused });
       continue;
     }
-    actions.push({ kind: 'bind', address: d.address, driver: want.driver, from: d.driver });
+    actions.push(...resetAction, { kind: 'bind', address: d.address, driver: want.driver, from: d.driver });
     predicted.set(d.address, want.driver);
     verdicts.push({ ...base, state: 'pending', reason: `will bind to ${want.driver} (now ${d.driver ? `on ${d.driver}` : 'unbound'})` });
   }

@@ -12,6 +12,8 @@ export interface Want {
   conflict: string | null;
   /** Set when the entry pins an identity (address + id) and another card sits there. */
   identityMismatch: string | null;
+  /** reset_method wanted before the bind; null: leave the kernel's. Not inherited by `functions = "all"` siblings. */
+  resetMethod: string[] | null;
 }
 
 export interface Selection {
@@ -57,14 +59,22 @@ export function selectDevices(entries: DeviceEntry[], devices: PciDevice[], defa
   const missing: Selection['missing'] = [];
   const unmatched: string[] = [];
 
-  const add = (address: Address, e: DeviceEntry, identityMismatch: string | null): void => {
+  const add = (address: Address, e: DeviceEntry, identityMismatch: string | null, sibling = false): void => {
     const driver = e.driver ?? defaultDriver;
+    // A slot's other functions (HDMI audio) need not support the GPU's method (device_specific).
+    const resetMethod = sibling ? null : (e.resetMethod ?? null);
     const existing = wants.get(address);
     if (!existing) {
       wants.set(address, {
-        address, driver, allowInUse: e.allowInUse, imported: e.imported, origin: originOf(e), conflict: null, identityMismatch,
+        address, driver, allowInUse: e.allowInUse, imported: e.imported, origin: originOf(e), conflict: null, identityMismatch, resetMethod,
       });
       return;
+    }
+    if (resetMethod !== null) {
+      if (existing.resetMethod === null) existing.resetMethod = resetMethod;
+      else if (existing.resetMethod.join(' ') !== resetMethod.join(' ') && !existing.conflict) {
+        existing.conflict = `configured twice with different reset_method ("${existing.resetMethod.join(' ')}" at ${existing.origin}, "${resetMethod.join(' ')}" at ${originOf(e)})`;
+      }
     }
     if (existing.driver !== driver && !existing.conflict) {
       existing.conflict = `configured twice with different drivers (${existing.driver} at ${existing.origin}, ${driver} at ${originOf(e)})`;
@@ -94,7 +104,7 @@ export function selectDevices(entries: DeviceEntry[], devices: PciDevice[], defa
     if (e.functions === 'all') {
       for (const d of matched) {
         for (const sibling of devices) {
-          if (sibling.address !== d.address && slotOf(sibling.address) === slotOf(d.address)) add(sibling.address, e, null);
+          if (sibling.address !== d.address && slotOf(sibling.address) === slotOf(d.address)) add(sibling.address, e, null, true);
         }
       }
     }

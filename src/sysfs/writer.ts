@@ -27,6 +27,8 @@ export interface SysfsWriter {
   driverRegistered(driver: string): Promise<boolean>;
   /** Runs `modprobe <driver>` from PATH. */
   loadModule(driver: string, timeoutMs: number): Promise<void>;
+  /** Writes the methods space-separated to DEV/reset_method; "\n" alone disables resets (EINVAL: unsupported method). */
+  setResetMethod(address: Address, methods: string[]): Promise<void>;
 }
 
 const HINTS: Record<string, string> = {
@@ -123,6 +125,7 @@ export function createSysfsWriter(root: string): SysfsWriter {
   return {
     setOverride: (address, driver) => writeInProcess(join(deviceDir(address), 'driver_override'), `${driver}\n`),
     clearOverride: (address) => writeInProcess(join(deviceDir(address), 'driver_override'), '\n'),
+    setResetMethod: (address, methods) => writeInProcess(join(deviceDir(address), 'reset_method'), `${methods.join(' ')}\n`),
     unbind: (address, fromDriver, timeoutMs) => writeInChild(join(driverDir(fromDriver), 'unbind'), address, timeoutMs),
     probe: (address, timeoutMs) => writeInChild(under(root, SYS_PCI_DRIVERS_PROBE), address, timeoutMs),
     currentDriver,

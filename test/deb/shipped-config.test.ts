@@ -35,7 +35,7 @@ describe('shipped config.toml', () => {
     if (!uncommented.ok) return;
     // Uncommenting the [daemon] lines changes nothing: they spell out the defaults.
     expect(uncommented.config.daemon).toEqual(DEFAULT_DAEMON_SETTINGS);
-    // The three examples are valid entries, each using the keys it explains.
-    expect(uncommented.config.devices).toHaveLength(3);
+    // The four examples are valid entries, each using the keys it explains.
+    expect(uncommented.config.devices).toHaveLength(4);
   });
 });

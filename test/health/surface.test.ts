@@ -112,3 +112,38 @@ describe('device health from the daemon (journal, D-Bus)', () => {
     expect(status.stdout).toContain(`${SEED.gpu}: warn: boot-framebuffer:`);
   });
 });
+
+describe('reset_method from the config, applied at claim time (fake kernel)', () => {
+  it('is written before the bind, and a second apply does nothing', async () => {
+    const h = await host(bootFramebufferOnGpu(), `[[device]]\naddress = "${SEED.gpuAudio}"\nreset_method = "flr"\n`);
+    const first = await runCtl(['--root', h.root, 'apply', '--json'], h.env);
+    const results = JSON.parse(first.stdout).results as { action: string; address: string; outcome: string }[];
+    expect(results.filter((r) => r.address === SEED.gpuAudio).map((r) => [r.action, r.outcome])).toEqual([['set-reset-method', 'reset-method-set'], ['bind', 'bound']]);
+    expect(readFileSync(join(h.deviceDir(SEED.gpuAudio), 'reset_method'), 'utf8')).toBe('flr\n');
+    const second = await runCtl(['--root', h.root, 'apply'], h.env);
+    expect(second.stdout).toMatch(/^Nothing to do\./);
+  });
+
+  it('device_specific on a Navi 10 with vendor-reset loaded: taken, and the reset-bug warning is gone', async () => {
+    const h = await host(navi10Host(true), `[[device]]\naddress = "${AMD.gpu}"\nreset_method = "device_specific"\n`);
+    const apply = await runCtl(['--root', h.root, 'apply'], h.env);
+    expect(apply.stdout).toContain(`${AMD.gpu}: reset_method set to "device_specific"`);
+    expect(readFileSync(join(h.deviceDir(AMD.gpu), 'reset_method'), 'utf8')).toBe('device_specific\n');
+    const list = await runCtl(['--root', h.root, 'list', '--json'], h.env);
+    const gpu = (JSON.parse(list.stdout).devices as DeviceJson[]).find((d) => d.address === AMD.gpu)!;
+    expect(gpu.health.find((c) => c.name === 'reset')).toMatchObject({ status: 'pass' });
+  });
+
+  it('device_specific without vendor-reset: the kernel refuses it (EINVAL), said with the remedy, and the GPU is not bound', async () => {
+    const spec = navi10Host(false);
+    const gpu = spec.devices.find((d) => d.address === AMD.gpu)!;
+    gpu.driver = 'amdgpu';
+    const h = await host(spec, `[[device]]\naddress = "${AMD.gpu}"\nreset_method = "device_specific"\n`);
+    const apply = await runCtl(['--root', h.root, 'apply'], h.env);
+    expect(apply.stdout).toContain(`${AMD.gpu}: the kernel refused reset_method "device_specific" (EINVAL)`);
+    expect(apply.stdout).toContain('`modprobe vendor-reset`');
+    expect(apply.stdout).toContain(`${AMD.gpu}: not bound to vfio-pci: its configured reset_method could not be set`);
+    expect(readFileSync(join(h.deviceDir(AMD.gpu), 'reset_method'), 'utf8')).toBe('bus\n');
+    expect(apply.code).toBe(1);
+  });
+});

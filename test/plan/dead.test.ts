@@ -40,3 +40,47 @@ describe('planner: a device whose config space reads all 0xff', () => {
     expect(p.actions.some((a) => a.kind === 'bind' && a.address === '0000:03:00.0')).toBe(true);
   });
 });
+
+describe('planner: a configured reset_method', () => {
+  const withMethods = (s: Snapshot, address: string, resetMethods: string[] | null): Snapshot => ({
+    ...s, devices: s.devices.map((d) => (d.address === address ? { ...d, health: { ...d.health, resetMethods } } : d)),
+  });
+
+  it('is written before the bind, for the matched device only (not the functions = "all" siblings)', () => {
+    const p = plan({
+      config: config([entry({ address: '0000:01:00.0', functions: 'all', resetMethod: ['bus'] })]), snapshot: seedSnapshot(), iommu: iommuOn, owned: { devices: {} },
+    });
+    expect(p.actions).toEqual([
+      { kind: 'load-driver', driver: 'vfio-pci' },
+      { kind: 'set-reset-method', address: '0000:01:00.0', methods: ['bus'] },
+      { kind: 'bind', address: '0000:01:00.0', driver: 'vfio-pci', from: 'nvidia' },
+      { kind: 'bind', address: '0000:01:00.1', driver: 'vfio-pci', from: 'snd_hda_intel' },
+    ]);
+  });
+
+  it('is kept: a bound device whose reset_method drifted gets it written again; once right, nothing', () => {
+    const base = { ...seedSnapshot(), drivers: [...seedSnapshot().drivers, 'vfio-pci'] };
+    const bound: Snapshot = { ...base, devices: base.devices.map((d) => (d.address === '0000:03:00.0' ? { ...d, driver: 'vfio-pci', driverOverride: 'vfio-pci' } : d)) };
+    const c = config([entry({ address: '0000:03:00.0', resetMethod: ['flr'] })]);
+    expect(plan({ config: c, snapshot: bound, iommu: iommuOn, owned: { devices: {} } }).actions).toEqual([{ kind: 'set-reset-method', address: '0000:03:00.0', methods: ['flr'] }]);
+    expect(plan({ config: c, snapshot: withMethods(bound, '0000:03:00.0', ['flr']), iommu: iommuOn, owned: { devices: {} } }).actions).toEqual([]);
+  });
+
+  it('blocks the device when the kernel has no reset_method for it', () => {
+    const p = plan({
+      config: config([entry({ address: '0000:03:00.0', resetMethod: ['device_specific'] })]), snapshot: withMethods(seedSnapshot(), '0000:03:00.0', null), iommu: iommuOn, owned: { devices: {} },
+    });
+    expect(p.actions).toEqual([]);
+    const v = p.verdicts.find((x) => x.address === '0000:03:00.0')!;
+    expect(v.state).toBe('blocked');
+    expect(v.reason).toContain('the kernel offers no reset_method for this device');
+  });
+
+  it('two entries for one device with different reset_method contradict', () => {
+    const p = plan({
+      config: config([entry({ address: '0000:03:00.0', resetMethod: ['flr'] }), entry({ id: { vendor: 0x8086, device: 0x1533 }, resetMethod: ['bus'] })]),
+      snapshot: seedSnapshot(), iommu: iommuOn, owned: { devices: {} },
+    });
+    expect(p.verdicts.find((x) => x.address === '0000:03:00.0')!.reason).toContain('different reset_method');
+  });
+});
