@@ -16,12 +16,16 @@ Commands:
   status      ask the running daemon (D-Bus); falls back to a direct read
   reload      make the daemon re-read its config (root only)
   reconcile   make the daemon reconcile now (root only)
+  setup       prepare the host: kernel command line, boot-time modules, initramfs (root only)
 
 Options:
   --root DIR      read and write sysfs/proc/etc under DIR instead of / (testing)
   --config FILE   config file (default ${DEFAULT_CONFIG_PATH})
   --bus BUS       for status/reload/reconcile: system (default), session or a D-Bus address
   --json          machine-readable output (stable; see README)
+  --dry-run       for setup: show the diffs and commands, change nothing
+  --yes           for setup: apply without asking
+  --iommu-pt      for setup: also add iommu=pt to the kernel command line
   --version, --help`;
 
 export interface CliOptions {
@@ -42,6 +46,9 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
         config: { type: 'string' },
         json: { type: 'boolean', default: false },
         bus: { type: 'string', default: 'system' },
+        'dry-run': { type: 'boolean', default: false },
+        yes: { type: 'boolean', short: 'y', default: false },
+        'iommu-pt': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'V', default: false },
       },
@@ -74,6 +81,10 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
     if (command === 'status' || command === 'reload' || command === 'reconcile') {
       const { runDaemonCommand } = await import('./remote.js');
       return await runDaemonCommand(command, opts, out, err);
+    }
+    if (command === 'setup') {
+      const { runSetup } = await import('./setup.js');
+      return await runSetup(opts, { dryRun: values['dry-run'] ?? false, yes: values.yes ?? false, iommuPt: values['iommu-pt'] ?? false }, out, err);
     }
     return await runLocalCommand(command, opts, out, err);
   } catch (e) {
