@@ -3,6 +3,7 @@
  * what the IOMMU checks conclude (IommuReport) and what the planner decides (Plan).
  * No I/O here and no behaviour beyond tiny pure helpers.
  */
+import type { GuestInventory } from './guests/types.js';
 
 /** Canonical PCI address, always with domain, lower-case hex: "0000:01:00.0". */
 export type Address = string;
@@ -162,6 +163,8 @@ export interface Snapshot {
   drivers: string[];
   iommu: IommuFacts;
   hostHealth: HostHealthFacts;
+  /** Guests of Proxmox VE / libvirt and the host devices they use (src/guests); absent when not read. */
+  guests?: GuestInventory;
 }
 
 // ───────────────────────────── configured ─────────────────────────────
@@ -201,7 +204,12 @@ export interface DeviceEntry {
   source: SourcePos;
   /** Came from `options vfio-pci ids=` (import_modprobe), not from config.toml. */
   imported: boolean;
+  /** Came from a guest's configuration (follow_guests): who asks, e.g. "VM 100 (win11) (hostpci0)". */
+  guest?: string;
 }
+
+/** Which guests' devices the daemon takes on (`[daemon] follow_guests`). */
+export type FollowGuests = 'none' | 'onboot' | 'all';
 
 export interface DaemonSettings {
   driver: string;
@@ -211,6 +219,8 @@ export interface DaemonSettings {
   importModprobe: boolean;
   /** node_exporter textfile written after every reconcile, when its directory exists; "" for none. */
   metricsTextfile: string;
+  /** Absent means "none" (the default). */
+  followGuests?: FollowGuests;
 }
 
 export interface Config {
@@ -227,6 +237,7 @@ export const DEFAULT_DAEMON_SETTINGS: DaemonSettings = {
   onRemove: 'release',
   importModprobe: true,
   metricsTextfile: '/var/lib/prometheus/node-exporter/pcie-passthroughd.prom',
+  followGuests: 'none',
 };
 
 // ───────────────────────────── concluded ─────────────────────────────

@@ -18,7 +18,7 @@ import type { Checked } from './pci-syntax.js';
 
 export type ParseResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
-export const DAEMON_KEYS = ['driver', 'require_iommu', 'check_schedule', 'on_remove', 'import_modprobe', 'metrics_textfile'] as const;
+export const DAEMON_KEYS = ['driver', 'require_iommu', 'check_schedule', 'on_remove', 'import_modprobe', 'metrics_textfile', 'follow_guests'] as const;
 export const DEVICE_KEYS = ['address', 'id', 'subsystem', 'functions', 'driver', 'allow_in_use', 'reset_method'] as const;
 const SECTIONS = ['daemon', 'device'] as const;
 
@@ -291,6 +291,11 @@ function checkDaemon(items: Item[], report: Report): DaemonSettings {
         if (text === null) break;
         if (text === '' || (text.startsWith('/') && text.endsWith('.prom') && !text.endsWith('/.prom'))) settings.metricsTextfile = text;
         else report(item.value, 'metrics_textfile must be an absolute path ending in ".prom" (node_exporter reads only those), or "" for none');
+        break;
+      }
+      case 'follow_guests': {
+        const value = asChoice(item, ['none', 'onboot', 'all'] as const, report);
+        if (value !== null) settings.followGuests = value;
         break;
       }
       case 'check_schedule': {

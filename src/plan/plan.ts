@@ -46,6 +46,11 @@ function refusal(d: PciDevice, want: Want, iommu: IommuReport, requireIommu: boo
   }
   if (d.inUse.length > 0 && !want.allowInUse) {
     const why = d.inUse.map((u) => u.detail).join('; ');
+    if (want.guest) {
+      const name = d.vendorName && d.deviceName ? ` ${d.vendorName} ${d.deviceName}` : '';
+      return `${want.guest} at ${want.origin} asks for it, but${name} is in use by the host (${why}): a guest never gets a host device through follow_guests; ` +
+        'remove it from the guest, or add a [[device]] entry with allow_in_use = true only if you mean it';
+    }
     return `in use by the host (${why}); set allow_in_use = true in its [[device]] entry (${want.origin}) only if you mean it`;
   }
   return null;

@@ -14,6 +14,8 @@ export interface Want {
   identityMismatch: string | null;
   /** reset_method wanted before the bind; null: leave the kernel's. Not inherited by `functions = "all"` siblings. */
   resetMethod: string[] | null;
+  /** Only guests asked for it (follow_guests): who, e.g. "VM 100 (win11) (hostpci0)". */
+  guest?: string;
 }
 
 export interface Selection {
@@ -67,9 +69,12 @@ export function selectDevices(entries: DeviceEntry[], devices: PciDevice[], defa
     if (!existing) {
       wants.set(address, {
         address, driver, allowInUse: e.allowInUse, imported: e.imported, origin: originOf(e), conflict: null, identityMismatch, resetMethod,
+        ...(e.guest ? { guest: e.guest } : {}),
       });
       return;
     }
+    // A config entry wins over a guest's (entries from config come first); two guests share one want.
+    if (e.guest) return;
     if (resetMethod !== null) {
       if (existing.resetMethod === null) existing.resetMethod = resetMethod;
       else if (existing.resetMethod.join(' ') !== resetMethod.join(' ') && !existing.conflict) {
@@ -87,6 +92,7 @@ export function selectDevices(entries: DeviceEntry[], devices: PciDevice[], defa
     if (e.address) {
       const d = byAddress.get(e.address);
       if (!d) {
+        if (e.guest && missing.some((m) => m.address === e.address)) continue;
         missing.push({ address: e.address, origin: originOf(e), imported: e.imported, driver: e.driver ?? defaultDriver });
         continue;
       }

@@ -57,7 +57,7 @@ id = "8086:1533"
   driver = "pci-stub"
   allow_in_use = true
 `);
-    expect(config.daemon).toEqual({ driver: 'vfio-pci', requireIommu: false, checkSchedule: '0 */2 * * mon-fri', onRemove: 'keep', importModprobe: false, metricsTextfile: DEFAULT_DAEMON_SETTINGS.metricsTextfile });
+    expect(config.daemon).toEqual({ driver: 'vfio-pci', requireIommu: false, checkSchedule: '0 */2 * * mon-fri', onRemove: 'keep', importModprobe: false, metricsTextfile: DEFAULT_DAEMON_SETTINGS.metricsTextfile, followGuests: 'none' });
     expect(config.devices).toEqual([
       {
         address: '0000:01:00.0', id: null, subsystem: null, classMatch: null, functions: 'all', driver: null,
