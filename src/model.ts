@@ -152,6 +152,8 @@ export interface IommuFacts {
   bootloader: 'proxmox-boot-tool' | 'systemd-boot' | 'grub' | 'unknown';
   /** /etc/kernel/cmdline exists (with proxmox-boot-tool: systemd-boot ESPs read it; GRUB ESPs use /etc/default/grub). */
   kernelCmdlineFile: boolean;
+  /** /sys/firmware/efi exists (booted through UEFI); proxmox-boot-tool always uses GRUB on legacy BIOS. Absent: unknown. */
+  efiBoot?: boolean;
 }
 
 export interface Snapshot {

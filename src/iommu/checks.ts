@@ -1,10 +1,10 @@
 /**
- * The IOMMU verdict: twelve pure checks over facts read from files (research/anchors.md (c)),
+ * The IOMMU verdict: thirteen pure checks over facts read from files (research/anchors.md (c)),
  * each with a stable kebab-case name and, when something is wrong, the exact fix for this host.
  */
 import type { Check, IommuFacts, IommuGroup, IommuReport, PciDevice } from '../model.js';
 import { isBridge, isPlatformBridge } from '../model.js';
-import { cmdlineHowTo, cmdlineParams, paramOptions, paramTokens, removeParamAdvice } from './cmdline.js';
+import { bootedBy, cmdlineHowTo, cmdlineParams, paramOptions, paramTokens, proxmoxLoader, removeParamAdvice } from './cmdline.js';
 import { firmwareAdvice, iommuFamily, iommuOffFix } from './fix.js';
 import { kernelVersion } from './parse.js';
 
@@ -16,6 +16,8 @@ const IOMMU_CLASS = 0x0806;
 export function verifyIommu(facts: IommuFacts, groups: IommuGroup[], devices: PciDevice[], targetDriver = 'vfio-pci'): IommuReport {
   const realGroups = groups.filter((g) => g.name !== NOIOMMU_GROUP_NAME);
   const noIommu = facts.unsafeNoIommuMode === true || realGroups.length < groups.length;
+  // With DMA remapping on, vfio makes no-IOMMU groups only for devices without a group of their own
+  // (vfio_group_find_or_alloc falls back to vfio_noiommu_group_alloc): the rest stay isolated.
   const dmaRemapping = realGroups.length > 0;
   const ctx: Context = { facts, groups, realGroups, noIommu, dmaRemapping };
   const checks: Check[] = [
@@ -23,8 +25,9 @@ export function verifyIommu(facts: IommuFacts, groups: IommuGroup[], devices: Pc
     acpiTable(ctx),
     iommuUnits(ctx),
     dmaRemappingCheck(ctx),
-    noIommuMode(ctx),
+    noIommuMode(ctx, devices),
     deviceGroups(ctx, devices),
+    acsOverride(ctx),
     interruptRemapping(ctx),
     passthroughMode(ctx),
     vfioModules(ctx, targetDriver),
@@ -33,7 +36,7 @@ export function verifyIommu(facts: IommuFacts, groups: IommuGroup[], devices: Pc
     kernelCmdline(ctx),
   ];
   return {
-    enabled: dmaRemapping && !noIommu,
+    enabled: dmaRemapping,
     kind: kindOf(ctx),
     groupCount: groups.length,
     interruptRemapping: interruptRemappingState(facts),
@@ -122,7 +125,7 @@ function dmaRemappingCheck(ctx: Context): Check {
 
 // ───────────────────────────── 5-8: is it safe and complete ─────────────────────────────
 
-function noIommuMode({ facts, groups, noIommu }: Context): Check {
+function noIommuMode({ facts, groups, noIommu, dmaRemapping }: Context, devices: PciDevice[]): Check {
   const name = 'no-iommu-mode';
   if (!noIommu) return pass(name, 'vfio no-IOMMU mode is off');
   const fakeGroups = groups.filter((g) => g.name === NOIOMMU_GROUP_NAME).map((g) => g.id);
@@ -136,6 +139,15 @@ function noIommuMode({ facts, groups, noIommu }: Context): Check {
   const fix = onCmdline.length > 0
     ? removeParamAdvice(onCmdline, facts)
     : 'delete the `options vfio enable_unsafe_noiommu_mode=1` line from /etc/modprobe.d, then reload vfio or reboot';
+  if (dmaRemapping) {
+    const fakeIds = new Set(fakeGroups);
+    const ungrouped = devices
+      .filter((d) => !isBridge(d) && !isPlatformBridge(d) && d.classCode >> 8 !== IOMMU_CLASS && (d.iommuGroup === null || fakeIds.has(d.iommuGroup)))
+      .map((d) => d.address);
+    const shown = ungrouped.slice(0, 8).join(', ') + (ungrouped.length > 8 ? ` and ${ungrouped.length - 8} more` : '');
+    const who = ungrouped.length > 0 ? `${ungrouped.length} device(s) without an IOMMU group of their own (${shown})` : 'devices without an IOMMU group of their own (none here)';
+    return warn(name, `vfio no-IOMMU mode is on (${evidence}), but DMA remapping is on too: devices in real IOMMU groups stay isolated and are bound as usual. The kernel uses unsafe no-IOMMU groups only for ${who}: those get no isolation and no DMA translation, and pcie-passthroughd does not bind them. Fix: ${fix}${onCmdline.length > 0 ? ', then reboot' : ''}`);
+  }
   return fail(name, `vfio no-IOMMU mode is on (${evidence}): such devices get no isolation and no DMA translation, so pcie-passthroughd treats the IOMMU as off. Fix: ${fix}${onCmdline.length > 0 ? ', then reboot' : ''}`);
 }
 
@@ -148,6 +160,16 @@ function deviceGroups({ dmaRemapping }: Context, devices: PciDevice[]): Check {
   if (missing.length === 0) return pass(name, `All ${endpoints.length} endpoint device(s) have an IOMMU group`);
   const shown = missing.slice(0, 8).join(', ') + (missing.length > 8 ? ` and ${missing.length - 8} more` : '');
   return warn(name, `${missing.length} endpoint device(s) have no IOMMU group and cannot be passed through: ${shown}. They are not behind a translating IOMMU; software cannot fix that (check the firmware's IOMMU settings for that slot, or use another slot)`);
+}
+
+/** pcie_acs_override= (a patch Proxmox kernels carry) claims isolation the hardware does not enforce. */
+function acsOverride({ facts }: Context): Check {
+  const name = 'acs-override';
+  const tokens = cmdlineParams(facts.cmdline)
+    .filter((p) => p.name === 'pcie_acs_override')
+    .map((p) => (p.value === null ? p.name : `${p.name}=${p.value}`));
+  if (tokens.length === 0) return pass(name, 'No pcie_acs_override on the command line: IOMMU groups are as the hardware isolates them');
+  return warn(name, `The command line has ${tokens.join(' ')}: the kernel splits IOMMU groups as if the hardware isolated devices that it does not (ACS is not there to stop peer-to-peer DMA). The groups shown are not a safety boundary: a device given to a VM can still reach the devices it was really grouped with, host devices included, and the VM can read or corrupt their memory traffic. Accept that risk knowingly, or move the device to a slot with a group of its own (behind a root port with ACS) and ${removeParamAdvice(tokens, facts)}, then reboot`);
 }
 
 function interruptRemapping({ facts, dmaRemapping }: Context): Check {
@@ -251,8 +273,10 @@ function modprobeIds({ facts }: Context): Check {
 function kernelCmdline({ facts }: Context): Check {
   const name = 'kernel-cmdline';
   const how = cmdlineHowTo(facts);
+  const booted = bootedBy(facts.cmdline);
+  const evidence = booted === 'grub' ? '; BOOT_IMAGE= in /proc/cmdline: GRUB booted this kernel' : booted === 'systemd-boot' ? '; initrd=\\… in /proc/cmdline: systemd-boot booted this kernel' : '';
   const source: Record<IommuFacts['bootloader'], string> = {
-    'proxmox-boot-tool': 'proxmox-boot-tool (/etc/kernel/proxmox-boot-uuids)',
+    'proxmox-boot-tool': `proxmox-boot-tool with ${proxmoxLoader(facts) === 'grub' ? 'GRUB' : 'systemd-boot'} (/etc/kernel/proxmox-boot-uuids${evidence})`,
     'systemd-boot': 'systemd-boot via kernel-install (/etc/kernel/cmdline)',
     grub: 'GRUB (/etc/default/grub)',
     unknown: 'an unknown boot loader',
@@ -261,7 +285,8 @@ function kernelCmdline({ facts }: Context): Check {
   if (amdOn.length > 0) {
     return warn(name, `The command line has ${amdOn.join(' ')}, which is not a valid value (AMD-Vi is on by default; the kernel ignores it with "Unknown option"). To tidy up: ${removeParamAdvice(amdOn, facts)}`);
   }
-  const message = `Kernel command line comes from ${source[facts.bootloader]}: to change it, edit ${how.where}, run \`${how.apply}\`, then reboot`;
+  const loader = facts.bootloader === 'grub' || facts.bootloader === 'systemd-boot' ? (booted ?? facts.bootloader) : facts.bootloader;
+  const message = `Kernel command line comes from ${source[loader]}: to change it, edit ${how.where}, run \`${how.apply}\`, then reboot`;
   if (facts.bootloader === 'unknown') {
     return warn(name, `Could not tell where the kernel command line comes from (no /etc/kernel/proxmox-boot-uuids, /etc/default/grub or /etc/kernel/cmdline). ${capitalizeFirst(`edit ${how.where}, run ${how.apply}, then reboot`)}`);
   }

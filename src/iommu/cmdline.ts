@@ -52,15 +52,37 @@ export interface CmdlineHowTo {
   apply: string;
 }
 
-type BootFacts = Pick<IommuFacts, 'bootloader' | 'kernelRelease' | 'kernelCmdlineFile'>;
+type BootFacts = Pick<IommuFacts, 'bootloader' | 'kernelRelease' | 'kernelCmdlineFile'> & Partial<Pick<IommuFacts, 'cmdline' | 'efiBoot'>>;
+
+/**
+ * Which loader booted the running kernel, from /proc/cmdline: GRUB's `linux` command puts
+ * BOOT_IMAGE=<path> first; systemd-boot (an EFI stub entry) passes `initrd=\EFI\…` with backslashes.
+ */
+export function bootedBy(cmdline: string | undefined): 'grub' | 'systemd-boot' | null {
+  const params = cmdlineParams(cmdline ?? '');
+  if (params[0]?.name === 'BOOT_IMAGE') return 'grub';
+  if (params.some((p) => p.name === 'initrd' && (p.value ?? '').includes('\\'))) return 'systemd-boot';
+  return null;
+}
+
+/** proxmox-boot-tool sets up GRUB (legacy BIOS, Secure Boot) or systemd-boot (UEFI) on its ESPs. */
+export function proxmoxLoader(facts: BootFacts): 'grub' | 'systemd-boot' {
+  const booted = bootedBy(facts.cmdline);
+  if (booted) return booted;
+  if (facts.efiBoot === false) return 'grub';
+  return facts.kernelCmdlineFile ? 'systemd-boot' : 'grub';
+}
 
 export function cmdlineHowTo(facts: BootFacts): CmdlineHowTo {
-  const { bootloader, kernelRelease } = facts;
+  const { kernelRelease } = facts;
+  // What booted this kernel outranks which config files exist (a host may carry both).
+  const booted = bootedBy(facts.cmdline);
+  const bootloader = facts.bootloader === 'proxmox-boot-tool' || facts.bootloader === 'unknown' ? facts.bootloader : (booted ?? facts.bootloader);
   switch (bootloader) {
     case 'proxmox-boot-tool':
       // zz-proxmox-boot copies /etc/kernel/cmdline into the systemd-boot entries of every ESP;
-      // ESPs it manages with GRUB get their command line from /etc/default/grub instead.
-      return facts.kernelCmdlineFile
+      // ESPs it manages with GRUB ignore that file and take GRUB_CMDLINE_LINUX* from /etc/default/grub.
+      return proxmoxLoader(facts) === 'systemd-boot'
         ? { where: '/etc/kernel/cmdline (one line)', apply: 'proxmox-boot-tool refresh' }
         : { where: 'GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub', apply: 'proxmox-boot-tool refresh' };
     case 'systemd-boot': {
@@ -85,7 +107,7 @@ export function addParamAdvice(param: string, facts: BootFacts): string {
 
 export function removeParamAdvice(tokens: string[], facts: BootFacts): string {
   const how = cmdlineHowTo(facts);
-  const where = facts.bootloader === 'grub' ? 'GRUB_CMDLINE_LINUX_DEFAULT or GRUB_CMDLINE_LINUX in /etc/default/grub' : how.where;
+  const where = how.where.includes('/etc/default/grub') ? 'GRUB_CMDLINE_LINUX_DEFAULT or GRUB_CMDLINE_LINUX in /etc/default/grub' : how.where;
   const list = tokens.map((t) => `\`${t}\``).join(' and ');
   return `remove ${list} from ${where}, run \`${how.apply}\``;
 }

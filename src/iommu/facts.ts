@@ -39,6 +39,7 @@ export async function readIommuFacts(root: string): Promise<IommuFacts> {
     modprobeIds,
     bootloader,
     kernelCmdlineFile,
+    efiBoot,
   ] = await Promise.all([
     readUntil(at('/proc/cpuinfo'), '\n\n'),
     readAcpiTables(at('/sys/firmware/acpi/tables')),
@@ -57,6 +58,7 @@ export async function readIommuFacts(root: string): Promise<IommuFacts> {
     readModprobeIds(root),
     detectBootloader(root),
     exists(at('/etc/kernel/cmdline')),
+    exists(at('/sys/firmware/efi')),
   ]);
 
   const loaded = parseProcModules(procModules ?? '');
@@ -82,6 +84,7 @@ export async function readIommuFacts(root: string): Promise<IommuFacts> {
     modprobeIds,
     bootloader,
     kernelCmdlineFile,
+    efiBoot,
   };
 }
 

@@ -21,7 +21,7 @@ export interface PlanInput {
 /** Drivers that leave a group viable for VFIO (drivers/vfio/group.c accepts these besides no driver). */
 const VFIO_SAFE_DRIVERS = new Set(['vfio-pci', 'pci-stub']);
 
-function refusal(d: PciDevice, want: Want, iommu: IommuReport, requireIommu: boolean): string | null {
+function refusal(d: PciDevice, want: Want, iommu: IommuReport, requireIommu: boolean, noIommuGroups: ReadonlySet<number>): string | null {
   if (want.conflict) return want.conflict;
   if (want.resetMethod !== null && d.health.resetMethods === null) {
     return `reset_method is configured (${want.origin}), but the kernel offers no reset_method for this device (Linux 5.15+ has it for every function it can reset): remove reset_method from its entry or boot a newer kernel`;
@@ -43,6 +43,9 @@ function refusal(d: PciDevice, want: Want, iommu: IommuReport, requireIommu: boo
   }
   if (want.driver === 'vfio-pci' && d.iommuGroup === null && iommu.enabled) {
     return 'has no IOMMU group: it is not behind a translating IOMMU, and vfio-pci would refuse it';
+  }
+  if (d.iommuGroup !== null && noIommuGroups.has(d.iommuGroup) && iommu.enabled) {
+    return `has no IOMMU group of its own: vfio no-IOMMU mode put it in group ${d.iommuGroup} (vfio-noiommu), which isolates nothing`;
   }
   if (d.inUse.length > 0 && !want.allowInUse) {
     const why = d.inUse.map((u) => u.detail).join('; ');
@@ -79,6 +82,8 @@ export function plan(input: PlanInput): Plan {
   /** Driver each device will have after the actions, for the group viability prediction. */
   const predicted = new Map<Address, string | null>();
 
+  /** Fake groups vfio makes in no-IOMMU mode (drivers/vfio/group.c names them "vfio-noiommu"). */
+  const noIommuGroups = new Set(snapshot.groups.filter((g) => g.name === 'vfio-noiommu').map((g) => g.id));
   /** Group → members a VM has open now: no member of such a group is given back to the host. */
   const openInGroup = new Map<number, Address[]>();
   for (const d of snapshot.devices) {
@@ -138,7 +143,7 @@ export function plan(input: PlanInput): Plan {
       verdicts.push({ ...base, state: 'failed', reason: stuckReason });
       continue;
     }
-    const refused = refusal(d, want, iommu, config.daemon.requireIommu);
+    const refused = refusal(d, want, iommu, config.daemon.requireIommu, noIommuGroups);
     if (refused) {
       verdicts.push({ ...base, state: 'blocked', reason: refused });
       continue;

@@ -110,6 +110,8 @@ describe('health checks of a device to be passed through', () => {
   it('on Proxmox with systemd-boot the fix edits /etc/kernel/cmdline and runs proxmox-boot-tool refresh', async () => {
     const spec = bootFramebufferOnGpu();
     spec.bootloader = 'proxmox-boot-tool';
+    // What systemd-boot passes (an EFI stub entry): no BOOT_IMAGE=, initrd with backslashes.
+    spec.cmdline = `initrd=\\EFI\\proxmox\\${spec.kernelRelease}\\initrd.img-${spec.kernelRelease} root=ZFS=rpool/ROOT/pve-1 boot=zfs`;
     const s = await snapshotOf(spec);
     const fb = deviceHealth(device(s, SEED.gpu), s, true).find((c) => c.name === 'boot-framebuffer')!;
     expect(fb.message).toContain('add `initcall_blacklist=sysfb_init` to /etc/kernel/cmdline (one line), run `proxmox-boot-tool refresh`');

@@ -12,10 +12,10 @@ function check(report: IommuReport, name: string): Check {
 const failing = (report: IommuReport): string[] => report.checks.filter((c) => c.status === 'fail').map((c) => c.name);
 
 describe('verifyIommu', () => {
-  it('reports the twelve checks under stable names, in a stable order', () => {
+  it('reports the thirteen checks under stable names, in a stable order', () => {
     const report = verifyIommu(intelHostFacts(), groups(3), []);
     expect(report.checks.map((c) => c.name)).toEqual([
-      'virtualization', 'acpi-table', 'iommu-units', 'dma-remapping', 'no-iommu-mode', 'device-groups',
+      'virtualization', 'acpi-table', 'iommu-units', 'dma-remapping', 'no-iommu-mode', 'device-groups', 'acs-override',
       'interrupt-remapping', 'passthrough-mode', 'vfio-modules', 'stale-virqfd', 'modprobe-ids', 'kernel-cmdline',
     ]);
   });
@@ -29,7 +29,7 @@ describe('verifyIommu', () => {
   });
 
   it('AMD host booted by proxmox-boot-tool: amd-vi, and the cmdline advice names /etc/kernel/cmdline and proxmox-boot-tool refresh', () => {
-    const report = verifyIommu(amdHostFacts({ bootloader: 'proxmox-boot-tool', kernelCmdlineFile: true }), groups(20), []);
+    const report = verifyIommu(amdHostFacts({ bootloader: 'proxmox-boot-tool', kernelCmdlineFile: true, cmdline: 'initrd=\\EFI\\proxmox\\6.8.12-4-pve\\initrd.img-6.8.12-4-pve root=ZFS=rpool/ROOT/pve-1 boot=zfs' }), groups(20), []);
     expect(report).toMatchObject({ enabled: true, kind: 'amd-vi', groupCount: 20 });
     expect(failing(report)).toEqual([]);
     const cmdline = check(report, 'kernel-cmdline');
@@ -60,7 +60,7 @@ describe('verifyIommu', () => {
   });
 
   it('IOMMU off on Intel with systemd-boot: intel_iommu=on goes into /etc/kernel/cmdline and kernel-install for the running release', () => {
-    const facts = intelHostFacts({ ...iommuOff, kernelConfig: {}, bootloader: 'systemd-boot', kernelRelease: '6.12.9-amd64' });
+    const facts = intelHostFacts({ ...iommuOff, kernelConfig: {}, bootloader: 'systemd-boot', kernelRelease: '6.12.9-amd64', cmdline: 'initrd=\\EFI\\debian\\6.12.9-amd64\\initrd.img-6.12.9-amd64 root=/dev/sda2 ro quiet' });
     expect(check(verifyIommu(facts, [], []), 'dma-remapping').message).toContain(
       'add `intel_iommu=on` to /etc/kernel/cmdline (one line), run `kernel-install add 6.12.9-amd64 /boot/vmlinuz-6.12.9-amd64`',
     );
@@ -78,7 +78,7 @@ describe('verifyIommu', () => {
   it('a GRUB-booted Proxmox host (proxmox-boot-tool, no /etc/kernel/cmdline): edit /etc/default/grub, then proxmox-boot-tool refresh', () => {
     const facts = intelHostFacts({ ...iommuOff, cmdline: 'root=/dev/sda1 ro intel_iommu=off quiet', bootloader: 'proxmox-boot-tool', kernelCmdlineFile: false });
     const dma = check(verifyIommu(facts, [], []), 'dma-remapping');
-    expect(dma.message).toContain('Fix: remove `intel_iommu=off` from GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, run `proxmox-boot-tool refresh`, then reboot');
+    expect(dma.message).toContain('Fix: remove `intel_iommu=off` from GRUB_CMDLINE_LINUX_DEFAULT or GRUB_CMDLINE_LINUX in /etc/default/grub, run `proxmox-boot-tool refresh`, then reboot');
     expect(dma.message).not.toContain('/etc/kernel/cmdline');
   });
 
@@ -175,10 +175,14 @@ describe('verifyIommu', () => {
     expect(check(report, 'dma-remapping').status).toBe('fail');
   });
 
-  it('enable_unsafe_noiommu_mode=Y alone already makes the report say disabled', () => {
-    const report = verifyIommu(intelHostFacts({ unsafeNoIommuMode: true }), groups(3), []);
-    expect(report.enabled).toBe(false);
-    expect(check(report, 'no-iommu-mode').message).toContain('options vfio enable_unsafe_noiommu_mode=1');
+  it('enable_unsafe_noiommu_mode=Y with real groups: IOMMU on, a warning naming the devices without a group', () => {
+    const report = verifyIommu(intelHostFacts({ unsafeNoIommuMode: true }), groups(3), [device('0000:01:00.0', { iommuGroup: 1 }), device('0000:00:1f.6', { iommuGroup: null, classCode: 0x020000 })]);
+    expect(report.enabled).toBe(true);
+    const noIommu = check(report, 'no-iommu-mode');
+    expect(noIommu.status).toBe('warn');
+    expect(noIommu.message).toContain('devices in real IOMMU groups stay isolated and are bound as usual');
+    expect(noIommu.message).toContain('1 device(s) without an IOMMU group of their own (0000:00:1f.6)');
+    expect(noIommu.message).toContain('options vfio enable_unsafe_noiommu_mode=1');
   });
 
   it('vfio-pci not loaded: warn that the daemon will modprobe it, and that /dev/vfio/vfio proves nothing', () => {

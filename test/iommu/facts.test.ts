@@ -68,6 +68,7 @@ describe('readIommuFacts', () => {
       modprobeIds: [],
       bootloader: 'unknown',
       kernelCmdlineFile: false,
+      efiBoot: false,
     });
   });
 
