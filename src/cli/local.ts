@@ -10,11 +10,9 @@ import type { CliOptions } from './main.js';
 import { describeAction } from '../plan/describe.js';
 import { checksText, devicesText, groupsText } from './text.js';
 import { checkView, deviceViews, groupViews, resultView, worstStatus } from './views.js';
-
-import type { DaemonView } from '../daemon/publish.js';
+import { readDirectly } from './direct.js';
 import { metricsFromView } from '../metrics/exporter.js';
 import { renderMetrics } from '../metrics/render.js';
-import { VERSION } from '../version.js';
 
 type Print = (s: string) => void;
 
@@ -73,17 +71,10 @@ export async function runLocalCommand(command: string, opts: CliOptions, out: Pr
       return managedExit(plan.verdicts, true);
     }
     case 'metrics': {
-      const loaded = await loadConfig(opts.config, opts.root);
-      for (const e of loaded.ok ? [] : loaded.errors) err(formatConfigError(e));
-      const config = loaded.ok ? loaded.config : EMPTY_CONFIG(opts.config);
-      const [snapshot, owned] = await Promise.all([observe(opts.root), readOwned(opts.root)]);
-      const { report, plan } = assess(config, snapshot, owned.state);
-      const view: DaemonView = {
-        version: VERSION, configPath: opts.config, configErrors: loaded.ok ? [] : loaded.errors, report, snapshot,
-        verdicts: plan.verdicts, requireIommu: config.daemon.requireIommu, lastReconcileUs: 0n,
-      };
-      out(renderMetrics(metricsFromView(view, null)).trimEnd());
-      return loaded.ok ? EXIT.ok : EXIT.failure;
+      const direct = await readDirectly(opts);
+      for (const e of direct.configErrors) err(formatConfigError(e));
+      out(renderMetrics(metricsFromView(direct.view, null)).trimEnd());
+      return direct.configErrors.length ? EXIT.failure : EXIT.ok;
     }
     case 'apply': {
       if (opts.root === '/' && process.getuid?.() !== 0) {

@@ -13,7 +13,7 @@ Commands:
   plan        what apply would do, changing nothing
   metrics     Prometheus metrics (text exposition format), read directly
   apply       bind the configured devices now (root only)
-  status      ask the running daemon (D-Bus); falls back to a direct read
+  status      ask the running daemon (D-Bus); exit 3 not running (then reads directly), 69 no bus
   reload      make the daemon re-read its config (root only)
   reconcile   make the daemon reconcile now (root only)
   setup       prepare the host: kernel command line, boot-time modules, initramfs (root only)
@@ -23,6 +23,7 @@ Options:
   --config FILE   config file (default ${DEFAULT_CONFIG_PATH})
   --bus BUS       for status/reload/reconcile: system (default), session or a D-Bus address
   --json          machine-readable output (stable; see README)
+  --nagios        for status: one line and exit code for Nagios/Icinga (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
   --dry-run       for setup: show the diffs and commands, change nothing
   --yes           for setup: apply without asking
   --iommu-pt      for setup: also add iommu=pt to the kernel command line
@@ -33,6 +34,8 @@ export interface CliOptions {
   config: string;
   json: boolean;
   bus: string;
+  /** status: one line and exit code following the Nagios plugin API. */
+  nagios: boolean;
 }
 
 export async function main(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
@@ -45,6 +48,7 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
         root: { type: 'string', default: '/' },
         config: { type: 'string' },
         json: { type: 'boolean', default: false },
+        nagios: { type: 'boolean', default: false },
         bus: { type: 'string', default: 'system' },
         'dry-run': { type: 'boolean', default: false },
         yes: { type: 'boolean', short: 'y', default: false },
@@ -76,6 +80,7 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
     config: values.config ?? DEFAULT_CONFIG_PATH,
     json: values.json ?? false,
     bus: values.bus ?? 'system',
+    nagios: values.nagios ?? false,
   };
   try {
     if (command === 'status' || command === 'reload' || command === 'reconcile') {

@@ -1,8 +1,13 @@
 import dbus from 'dbus-next';
 import { EXIT } from './exit.js';
 import type { CliOptions } from './main.js';
-import { runLocalCommand } from './local.js';
-import { table } from './text.js';
+import { formatConfigError } from '../config/errors.js';
+import { observe } from '../engine.js';
+import { describeAction } from '../plan/describe.js';
+import { emptyManager, readDirectly } from './direct.js';
+import {
+  deviceFromDbus, managerFromDbus, nagiosResult, oneLine, statusText, UNREACHABLE_TEXT, type StatusView, type Unreachable,
+} from './status.js';
 import { compareAddresses } from '../model.js';
 
 type Print = (s: string) => void;
@@ -30,11 +35,18 @@ function plain(variants: VariantMap): Props {
   return out;
 }
 
-/** Names under which the bus says "nobody owns that name" (daemon stopped) or "no bus at all". */
-function unavailable(e: unknown): boolean {
+/** Why a call did not reach the daemon: nobody owns the name, it did not reply, or there is no bus; null: another error. */
+export function unreachable(e: unknown): Unreachable | null {
   const name = (e as { type?: string }).type ?? '';
   const code = (e as { code?: string }).code ?? '';
-  return /ServiceUnknown|NameHasNoOwner|UnknownObject|NoReply/.test(name) || ['ENOENT', 'ECONNREFUSED', 'EACCES'].includes(code);
+  if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTDIR', 'ECONNRESET', 'EPIPE'].includes(code)) return 'bus-unreachable';
+  if (/ServiceUnknown|NameHasNoOwner/.test(name)) return 'not-running';
+  if (/UnknownObject|UnknownMethod|NoReply|Timeout/.test(name)) return 'not-answering';
+  return null;
+}
+
+function unavailable(e: unknown): boolean {
+  return unreachable(e) !== null;
 }
 
 let busFailure: Promise<never> = new Promise<never>(() => undefined);
@@ -42,8 +54,8 @@ let busFailure: Promise<never> = new Promise<never>(() => undefined);
 /** A call on the bus: rejects on a bus-level error (no socket, connection dropped) or after `ms`. */
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    busFailure.catch(reject);
     const timer = setTimeout(() => reject(Object.assign(new Error(`${what} timed out after ${ms / 1000} s`), { type: 'NoReply' })), ms);
+    busFailure.catch((e: unknown) => { clearTimeout(timer); reject(e); });
     p.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
   });
 }
@@ -57,32 +69,16 @@ async function readStatus(bus: dbus.MessageBus): Promise<{ manager: Props; devic
   return { manager, devices };
 }
 
-function healthRows(d: Props): [string, string, string][] {
-  return Array.isArray(d.Health) ? (d.Health as [string, string, string][]) : [];
-}
-
-/** Same words as `list`: the methods, "none" when the kernel cannot reset it, "disabled" when emptied. */
-function resetText(d: Props): string {
-  if (d.Resettable === false) return 'none';
-  return typeof d.ResetMethod === 'string' && d.ResetMethod ? d.ResetMethod : '-';
-}
-
-function statusText(s: { manager: Props; devices: Props[] }): string {
-  const m = s.manager;
-  const lines = [
-    `pcie-passthroughd ${String(m.Version)}: ${String(m.State)}`,
-    `IOMMU: ${m.IommuEnabled ? `on (${String(m.IommuKind)}, ${String(m.IommuGroupCount)} groups)` : 'off'}; interrupt remapping: ${String(m.InterruptRemapping)}`,
-    `Devices: ${String(m.BoundCount)}/${String(m.ManagedCount)} on their target driver`,
-  ];
-  if (m.ConfigError) lines.push(`Config error: ${String(m.ConfigError)}`);
-  // Devices held for a VM (dropped from config, still open) belong here too.
-  const managed = s.devices.filter((d) => d.Managed || d.OpenByVm === true);
-  if (managed.length) {
-    lines.push('', table(['ADDRESS', 'DRIVER', 'RESET', 'STATE', 'REASON'], managed.map((d) => [String(d.Address), String(d.Driver || '-'), resetText(d), `${String(d.State)}${d.OpenByVm === true ? ', open by a VM' : ''}`, String(d.Reason)])));
+/** Prints a status document; exit 0 ready, 1 degraded or starting, 2 failed; with --nagios the plugin's code. */
+function printStatus(status: StatusView, opts: CliOptions, out: Print): number {
+  if (opts.nagios) {
+    const r = nagiosResult(status);
+    out(r.line);
+    return r.code;
   }
-  const findings = s.devices.flatMap((d) => healthRows(d).filter(([name, status]) => status !== 'pass' && !(name === 'config-space' && d.State === 'dead')).map(([name, status, message]) => `${String(d.Address)}: ${status}: ${name}: ${message}`));
-  if (findings.length) lines.push('', ...findings);
-  return lines.join('\n');
+  out(opts.json ? JSON.stringify(status, null, 2) : statusText(status));
+  const state = status.manager.state;
+  return state === 'ready' ? EXIT.ok : state === 'failed' ? EXIT.failure : EXIT.warning;
 }
 
 export async function runDaemonCommand(command: 'status' | 'reload' | 'reconcile', opts: CliOptions, out: Print, err: Print): Promise<number> {
@@ -92,10 +88,13 @@ export async function runDaemonCommand(command: 'status' | 'reload' | 'reconcile
     const b = bus;
     busFailure = new Promise<never>((_, reject) => b.on('error', reject));
     if (command === 'status') {
-      const status = await withTimeout(readStatus(bus), 5000, 'asking the daemon');
-      out(opts.json ? JSON.stringify(status, null, 2) : statusText(status));
-      const state = String(status.manager.State);
-      return state === 'ready' ? EXIT.ok : state === 'failed' ? EXIT.failure : EXIT.warning;
+      const [raw, local] = await Promise.all([withTimeout(readStatus(bus), 5000, 'asking the daemon'), observe(opts.root).catch(() => null)]);
+      const byAddress = new Map((local?.devices ?? []).map((d) => [d.address, d]));
+      const status: StatusView = {
+        source: 'daemon', daemon: 'running', manager: managerFromDbus(raw.manager),
+        devices: raw.devices.map((p) => deviceFromDbus(p, byAddress.get(String(p.Address)))),
+      };
+      return printStatus(status, opts, out);
     }
     const obj = await withTimeout(bus.getProxyObject(NAME, PATH), 5000, 'reaching the daemon');
     const manager = obj.getInterface(MANAGER) as unknown as ManagerProxy;
@@ -115,12 +114,26 @@ export async function runDaemonCommand(command: 'status' | 'reload' | 'reconcile
       return EXIT.noPermission;
     }
     if (!unavailable(e)) throw e;
+    const why = unreachable(e) ?? 'not-answering';
     if (command !== 'status') {
-      err(`pcie-passthroughctl: pcie-passthroughd is not running (${(e as Error).message}); start it with \`systemctl start pcie-passthroughd\``);
+      err(`pcie-passthroughctl: pcie-passthroughd is not running: ${UNREACHABLE_TEXT[why]} (${(e as Error).message}); start it with \`systemctl start pcie-passthroughd\``);
       return EXIT.unavailable;
     }
-    err(`pcie-passthroughd is not running (${(e as Error).message}); reading the devices directly instead.`);
-    return runLocalCommand('plan', opts, out, err);
+    if (opts.nagios) {
+      const r = nagiosResult({ source: 'direct', daemon: why, manager: emptyManager(opts.config), devices: [] });
+      out(`${r.line} (${oneLine((e as Error).message)})`);
+      return r.code;
+    }
+    err(`pcie-passthroughctl: ${UNREACHABLE_TEXT[why]} (${(e as Error).message}); reading the devices directly.`);
+    const direct = await readDirectly(opts);
+    for (const c of direct.configErrors) err(formatConfigError(c));
+    const status: StatusView = { source: 'direct', daemon: why, manager: direct.manager, devices: direct.devices };
+    if (opts.json) out(JSON.stringify({ ...status, actions: direct.actions }, null, 2));
+    else {
+      out(statusText(status));
+      if (direct.actions.length) out(`\nWould do now (the daemon does this when it runs; or \`pcie-passthroughctl apply\`):\n${direct.actions.map(describeAction).join('\n')}`);
+    }
+    return why === 'bus-unreachable' ? EXIT.unavailable : EXIT.notRunning;
   } finally {
     bus?.disconnect();
   }

@@ -101,7 +101,8 @@ describe('pcie-passthroughd on a private bus and a fake kernel', () => {
     // the CLI asks the daemon, not sysfs
     const status = await runCtl(['--bus', bus.address, 'status', '--json'], host.env);
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout).manager.State).toBe('ready');
+    expect(JSON.parse(status.stdout).manager.state).toBe('ready');
+    expect(JSON.parse(status.stdout).source).toBe('daemon');
   });
 
   it('non-root users can read but Reconcile() and Reload() are refused with AccessDenied, nothing changed', async () => {
@@ -198,7 +199,8 @@ describe('pcie-passthroughd on a private bus and a fake kernel', () => {
     expect(none.code).toBe(69);
     expect(none.stderr).toMatch(/pcie-passthroughd is not running/);
     const direct = await runCtl(['--root', host.root, '--bus', bus.address, 'status'], host.env);
-    expect(direct.stderr).toMatch(/not running .*reading the devices directly/);
+    expect(direct.code).toBe(3);
+    expect(direct.stderr).toMatch(/the daemon is not running .*reading the devices directly/);
     expect(direct.stdout).toContain(`${SEED.spareNic}: bind to vfio-pci`);
     expect(driverOf(SEED.spareNic)).toBe('igb');
 
