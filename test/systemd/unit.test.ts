@@ -63,10 +63,10 @@ describe('the unit promises what the daemon relies on', () => {
     expect(value('Service', 'ProtectKernelModules')).toBe('yes');
   });
 
-  it('keeps sysfs read-only except the trees the binding sequence writes', () => {
+  it('keeps sysfs read-only except the trees the binding sequence writes, /etc except the early claims', () => {
     expect(value('Service', 'ProtectSystem')).toBe('strict');
     expect(value('Service', 'ProtectKernelTunables')).toBe('yes');
-    expect(words('Service', 'ReadWritePaths').sort()).toEqual(['/sys/bus/pci', '/sys/devices']);
+    expect(words('Service', 'ReadWritePaths').sort()).toEqual(['-/etc/pcie-passthroughd/early', '/sys/bus/pci', '/sys/devices']);
   });
 
   it('leaves out the settings that would break Node or the in-use guard', () => {
