@@ -11,6 +11,9 @@ import { describeAction } from '../plan/describe.js';
 import { checksText, devicesText, groupsText } from './text.js';
 import { checkView, deviceViews, groupViews, resultView, worstStatus } from './views.js';
 import { readDirectly } from './direct.js';
+import { assessClaims, withClaimChecks } from '../claim/assess.js';
+import { refreshInitramfs } from './initramfs.js';
+import type { DaemonView } from '../daemon/publish.js';
 import { metricsFromView } from '../metrics/exporter.js';
 import { renderMetrics } from '../metrics/render.js';
 
@@ -36,8 +39,12 @@ function managedExit(verdicts: Verdict[], acceptPending: boolean): number {
 export async function runLocalCommand(command: string, opts: CliOptions, out: Print, err: Print): Promise<number> {
   switch (command) {
     case 'check': {
-      const snapshot = await observe(opts.root);
-      const { report } = assess(EMPTY_CONFIG(opts.config), snapshot, { devices: {} });
+      const [snapshot, owned, loaded] = await Promise.all([observe(opts.root), readOwned(opts.root), loadConfig(opts.config, opts.root)]);
+      // The IOMMU checks need no config; the early-claim checks use it when it is valid.
+      const config = loaded.ok ? loaded.config : EMPTY_CONFIG(opts.config);
+      const assessed = assess(config, snapshot, owned.state);
+      const claims = await assessClaims(opts.root, { config, snapshot, verdicts: assessed.plan.verdicts, report: assessed.report, owned: owned.state });
+      const report = { ...assessed.report, checks: withClaimChecks(assessed.report.checks, claims.checks) };
       out(opts.json ? JSON.stringify(checkView(report), null, 2) : checksText(report));
       const worst = worstStatus(report.checks);
       return worst === 'fail' ? EXIT.failure : worst === 'warn' ? EXIT.warning : EXIT.ok;
@@ -53,9 +60,10 @@ export async function runLocalCommand(command: string, opts: CliOptions, out: Pr
       const config = await configOrReport(opts, err);
       if (!config) return EXIT.failure;
       const [snapshot, owned] = await Promise.all([observe(opts.root), readOwned(opts.root)]);
-      const { plan, importProblems } = assess(config, snapshot, owned.state);
+      const { plan, importProblems, report } = assess(config, snapshot, owned.state);
       for (const p of importProblems) err(`warning: ${formatConfigError(p)}`);
-      const devices = deviceViews(snapshot, plan);
+      const claims = await assessClaims(opts.root, { config, snapshot, verdicts: plan.verdicts, report, owned: owned.state });
+      const devices = deviceViews(snapshot, plan, claims.statuses);
       if (command === 'list') {
         out(opts.json ? JSON.stringify({ devices, unmatched: plan.unmatched }, null, 2) : devicesText(devices));
         return EXIT.ok;
@@ -97,6 +105,8 @@ export async function runLocalCommand(command: string, opts: CliOptions, out: Pr
       }
       return managedExit(run.verdicts, false);
     }
+    case 'initramfs':
+      return refreshInitramfs(opts, out, err);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

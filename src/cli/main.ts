@@ -17,11 +17,13 @@ Commands:
   reload      make the daemon re-read its config (root only)
   reconcile   make the daemon reconcile now (root only)
   setup       prepare the host: kernel command line, boot-time modules, initramfs (root only)
+  initramfs   does the initramfs carry the current early claims? --update refreshes it (root only)
 
 Options:
   --root DIR      read and write sysfs/proc/etc under DIR instead of / (testing)
   --config FILE   config file (default ${DEFAULT_CONFIG_PATH})
   --bus BUS       for status/reload/reconcile: system (default), session or a D-Bus address
+  --update        for initramfs: run update-initramfs -u -k $(uname -r) now
   --json          machine-readable output (stable; see README)
   --nagios        for status: one line and exit code for Nagios/Icinga (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
   --dry-run       for setup: show the diffs and commands, change nothing
@@ -36,6 +38,8 @@ export interface CliOptions {
   bus: string;
   /** status: one line and exit code following the Nagios plugin API. */
   nagios: boolean;
+  /** initramfs: refresh it now. */
+  update: boolean;
 }
 
 export async function main(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
@@ -49,6 +53,7 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
         config: { type: 'string' },
         json: { type: 'boolean', default: false },
         nagios: { type: 'boolean', default: false },
+        update: { type: 'boolean', default: false },
         bus: { type: 'string', default: 'system' },
         'dry-run': { type: 'boolean', default: false },
         yes: { type: 'boolean', short: 'y', default: false },
@@ -81,6 +86,7 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
     json: values.json ?? false,
     bus: values.bus ?? 'system',
     nagios: values.nagios ?? false,
+    update: values.update ?? false,
   };
   try {
     if (command === 'status' || command === 'reload' || command === 'reconcile') {

@@ -82,6 +82,8 @@ export function deviceFromDbus(p: Props, local: PciDevice | undefined): DeviceVi
     driverOverride: str(p.DriverOverride) || null,
     iommuGroup: num(p.IommuGroup) < 0 ? null : num(p.IommuGroup),
     openByVm: p.OpenByVm === true,
+    claim: p.Claim === 'early' || p.Claim === 'late' ? p.Claim : 'none',
+    claimReason: str(p.ClaimReason),
     resettable: p.Resettable === true,
     // Same words as `list`: the methods, "none" when the kernel cannot reset it.
     reset: p.Resettable === false ? 'none' : str(p.ResetMethod) || view.reset || '-',
@@ -104,7 +106,8 @@ export function statusText(s: StatusView): string {
   // Devices held for a VM (dropped from config, still open) belong here too.
   const managed = s.devices.filter((d) => d.managed || d.openByVm);
   if (managed.length) {
-    lines.push('', table(['ADDRESS', 'DRIVER', 'RESET', 'STATE', 'REASON'], managed.map((d) => [d.address, d.driver ?? '-', d.reset || '-', `${d.state}${d.openByVm ? ', open by a VM' : ''}`, d.reason])));
+    lines.push('', table(['ADDRESS', 'DRIVER', 'RESET', 'STATE', 'CLAIM', 'REASON'], managed.map((d) => [d.address, d.driver ?? '-', d.reset || '-', `${d.state}${d.openByVm ? ', open by a VM' : ''}`, d.claim, d.reason])));
+    for (const d of managed) if (d.claimReason) lines.push(`${d.address}: claimed ${d.claim}: ${d.claimReason}`);
   }
   // The dead state's reason already says what config-space found.
   const findings = s.devices.flatMap((d) => d.health

@@ -24,6 +24,7 @@ export function devicesText(devices: DeviceView[]): string {
     ...(d.reason ? [`${d.address}: ${d.state}: ${d.reason}`] : []),
     // The dead state's reason already says what the failing config-space check says.
     ...d.health.filter((c) => c.status !== 'pass' && !(c.name === 'config-space' && d.state === 'dead')).map((c) => `${d.address}: ${c.status}: ${c.name}: ${c.message}`),
+    ...(d.claimReason ? [`${d.address}: claimed ${d.claim}: ${d.claimReason}`] : []),
   ]);
   return [table(['ADDRESS', 'CLASS', 'ID', 'DRIVER', 'GROUP', 'RESET', 'STATE', 'NAME'], rows), ...(notes.length ? ['', ...notes] : [])].join('\n');
 }

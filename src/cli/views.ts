@@ -2,6 +2,7 @@ import { formatId, hex4, isBridge, type Check, type IommuReport, type PciDevice,
 import type { ActionResult } from '../apply/apply.js';
 import { resetSummary, type HealthCheck } from '../health/assess.js';
 import { healthTable } from '../health/report.js';
+import type { ClaimStatus } from '../claim/status.js';
 
 /**
  * The stable JSON shapes of `pcie-passthroughctl --json` (documented in README.md). Ids are lower-case hex
@@ -35,9 +36,12 @@ export interface DeviceView {
   health: HealthCheck[];
   /** vfio-pci `enable` reads 1: a VM (QEMU) has the device open. */
   openByVm: boolean;
+  /** early | late | none (early claims); why in claimReason. */
+  claim: 'early' | 'late' | 'none';
+  claimReason: string;
 }
 
-export function deviceView(d: PciDevice | undefined, v: Verdict, health: HealthCheck[] = []): DeviceView {
+export function deviceView(d: PciDevice | undefined, v: Verdict, health: HealthCheck[] = [], claim?: ClaimStatus): DeviceView {
   return {
     address: v.address,
     vendorId: d ? hex4(d.vendorId) : '',
@@ -63,13 +67,15 @@ export function deviceView(d: PciDevice | undefined, v: Verdict, health: HealthC
     reset: d ? resetSummary(d) : '',
     health,
     openByVm: d?.openByVm ?? false,
+    claim: claim?.claim ?? 'none',
+    claimReason: claim?.reason ?? '',
   };
 }
 
-export function deviceViews(snapshot: Snapshot, plan: Plan): DeviceView[] {
+export function deviceViews(snapshot: Snapshot, plan: Plan, claims?: Map<string, ClaimStatus>): DeviceView[] {
   const byAddress = new Map(snapshot.devices.map((d) => [d.address, d]));
   const health = healthTable(snapshot, plan.verdicts);
-  return plan.verdicts.map((v) => deviceView(byAddress.get(v.address), v, health.get(v.address) ?? []));
+  return plan.verdicts.map((v) => deviceView(byAddress.get(v.address), v, health.get(v.address) ?? [], claims?.get(v.address)));
 }
 
 export function deviceName(d: Pick<DeviceView, 'vendorName' | 'deviceName' | 'vendorId' | 'deviceId'>): string {

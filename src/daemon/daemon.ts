@@ -23,6 +23,8 @@ export interface AfterReconcile {
 
 /** How long a Plan() result is served to later callers (they share one observation meanwhile). */
 export const PLAN_MAX_AGE_MS = 1000;
+import { EarlyClaimKeeper } from '../claim/keeper.js';
+import type { ClaimAssessment } from '../claim/assess.js';
 
 export interface DaemonOptions {
   root: string;
@@ -69,8 +71,11 @@ export class Daemon {
   private started = false;
   /** Concurrent Plan() callers share one observation; a result younger than PLAN_MAX_AGE_MS is reused. */
   private readonly plans = new SharedResult(() => this.computePlanRows(), PLAN_MAX_AGE_MS);
+  private readonly claims: EarlyClaimKeeper;
+  private claimView: ClaimAssessment | null = null;
 
   constructor(private readonly o: DaemonOptions) {
+    this.claims = new EarlyClaimKeeper(o.root, o.log);
     this.config = { path: o.configPath, daemon: { ...DEFAULT_DAEMON_SETTINGS }, devices: [] };
     this.queue = new ReconcileQueue<Trigger>((triggers) => this.run(triggers), {
       key: describeTrigger,
@@ -194,6 +199,10 @@ export class Daemon {
       await writeOwned(this.o.root, this.owned).catch((e: unknown) => this.o.log.error(`cannot record owned devices: ${(e as Error).message}`));
     }
     this.last = result;
+    // Early claims follow every reconcile (config change included): the claims file, claim status, initramfs advice.
+    this.claimView = await this.claims.update({
+      config: this.config, snapshot: result.snapshot, verdicts: result.verdicts, report: result.assessment.report, owned: result.owned, hasGoodConfig: this.hasGoodConfig,
+    });
     this.lastReconcileUs = BigInt(Date.now()) * 1000n;
     this.lastRows = result.results.map((r) => ['address' in r.action ? r.action.address : '', r.outcome, r.message]);
     this.plans.invalidate();
@@ -235,6 +244,7 @@ export class Daemon {
       verdicts: this.last?.verdicts ?? [],
       requireIommu: this.config.daemon.requireIommu,
       lastReconcileUs: this.lastReconcileUs,
+      claims: this.claimView,
     };
   }
 

@@ -2,6 +2,7 @@ import type { DeviceProps, ManagerState, PublishedState } from '../dbus/types.js
 import { DEVICE_STATES, isProblemState, type IommuReport, type PciDevice, type Snapshot, type Verdict } from '../model.js';
 import type { HealthCheck } from '../health/assess.js';
 import { healthTable } from '../health/report.js';
+import { withClaimChecks, type ClaimAssessment } from '../claim/assess.js';
 import { formatConfigError, type ConfigError } from '../config/errors.js';
 
 const KIND_LABEL: Record<IommuReport['kind'], string> = { 'intel-vt-d': 'Intel VT-d', 'amd-vi': 'AMD-Vi', other: 'IOMMU', none: 'none' };
@@ -15,6 +16,8 @@ export interface DaemonView {
   verdicts: Verdict[];
   requireIommu: boolean;
   lastReconcileUs: bigint;
+  /** Early claims after the last reconcile (claim status per device, initramfs and modprobe-ids checks). */
+  claims?: ClaimAssessment | null;
 }
 
 /** ready: everything configured is bound; degraded: something is not, or the config is broken; failed: nothing can be bound. */
@@ -28,7 +31,8 @@ export function managerState(v: DaemonView): ManagerState {
   return 'ready';
 }
 
-function deviceProps(d: PciDevice | undefined, v: Verdict, health: HealthCheck[]): DeviceProps {
+function deviceProps(d: PciDevice | undefined, v: Verdict, health: HealthCheck[], claims: ClaimAssessment | null | undefined): DeviceProps {
+  const claim = claims?.statuses.get(v.address);
   const name = d?.vendorName && d.deviceName ? `${d.vendorName} ${d.deviceName}` : (d?.deviceName ?? d?.vendorName ?? '');
   return {
     Address: v.address,
@@ -50,6 +54,8 @@ function deviceProps(d: PciDevice | undefined, v: Verdict, health: HealthCheck[]
     Resettable: d?.health.resettable ?? false,
     Health: health.map((c) => [c.name, c.status, c.message] as [string, string, string]),
     OpenByVm: d?.openByVm ?? false,
+    Claim: claim?.claim ?? 'none',
+    ClaimReason: claim?.reason ?? '',
   };
 }
 
@@ -65,14 +71,14 @@ export function publishedState(v: DaemonView): PublishedState {
       IommuKind: v.report?.kind ?? 'none',
       IommuGroupCount: v.report?.groupCount ?? 0,
       InterruptRemapping: v.report?.interruptRemapping ?? 'unknown',
-      Checks: (v.report?.checks ?? []).map((c) => [c.name, c.status, c.message] as [string, string, string]),
+      Checks: withClaimChecks(v.report?.checks ?? [], v.report ? (v.claims?.checks ?? []) : []).map((c) => [c.name, c.status, c.message] as [string, string, string]),
       ConfigPath: v.configPath,
       ConfigError: v.configErrors.map(formatConfigError).join('\n'),
       ManagedCount: managed.length,
       BoundCount: managed.filter((x) => x.state === 'bound').length,
       LastReconcile: v.lastReconcileUs,
     },
-    devices: v.verdicts.filter((x) => byAddress.has(x.address) || x.managed).map((x) => deviceProps(byAddress.get(x.address), x, health.get(x.address) ?? [])),
+    devices: v.verdicts.filter((x) => byAddress.has(x.address) || x.managed).map((x) => deviceProps(byAddress.get(x.address), x, health.get(x.address) ?? [], v.claims)),
   };
 }
 

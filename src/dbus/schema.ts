@@ -103,6 +103,8 @@ export const DEVICE1: InterfaceSpec = {
     { name: 'Resettable', type: 'b', emits: 'true', fallback: false, doc: 'The kernel can reset this function (its reset attribute exists).' },
     { name: 'Health', type: 'a(sss)', emits: 'true', fallback: [], doc: 'Health checks: (reset | config-space | boot-framebuffer, pass|warn|fail, message with the fix). Every check for a managed device; only a failing config-space check for others.' },
     { name: 'OpenByVm', type: 'b', emits: 'true', fallback: false, doc: 'A VM has the device open (vfio-pci enable = 1); no member of its IOMMU group is released meanwhile.' },
+    { name: 'Claim', type: 's', emits: 'true', fallback: 'none', doc: 'How this boot\'s claim went: early (on its target driver without ever being on a host driver) | late (a host driver bound first; ClaimReason says which and why) | none (unmanaged, or not bound yet).' },
+    { name: 'ClaimReason', type: 's', emits: 'true', fallback: '', doc: 'One sentence for Claim, e.g. "bochs-drm bound first: bochs-drm is built into the kernel …"; empty for none.' },
   ],
   methods: [],
   signals: [],

@@ -45,6 +45,9 @@ export interface DeviceProps {
   /** (check, pass|warn|fail, message) from src/health/ */
   Health: [string, string, string][];
   OpenByVm: boolean;
+  /** early | late | none: how this boot's claim went (early claims) */
+  Claim: string;
+  ClaimReason: string;
 }
 
 export interface PublishedState {

@@ -40,6 +40,8 @@ export function device(address: string, over: Partial<DeviceProps> = {}): Device
     Resettable: true,
     Health: [['reset', 'pass', 'reset methods: bus']],
     OpenByVm: false,
+    Claim: 'early',
+    ClaimReason: 'claimed at boot (/etc/pcie-passthroughd/config.toml:3); never on a host driver',
     ...over,
   };
 }

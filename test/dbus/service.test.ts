@@ -81,7 +81,8 @@ describe('reading', () => {
     expect(props?.ResetMethod).toEqual({ type: 's', data: 'bus' });
     expect(props?.Resettable).toEqual({ type: 'b', data: true });
     expect(props?.Health).toEqual({ type: 'a(sss)', data: [['reset', 'pass', 'reset methods: bus']] });
-    expect(Object.keys(props ?? {})).toHaveLength(19);
+    expect(props?.Claim).toEqual({ type: 's', data: 'early' });
+    expect(Object.keys(props ?? {})).toHaveLength(21);
   });
 
   it('introspection lets busctl walk the tree and shows const/emits-change flags', async () => {

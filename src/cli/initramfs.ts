@@ -1,0 +1,55 @@
+/**
+ * `pcie-passthroughctl initramfs [--update]`: is the running kernel's initramfs older than the early claims
+ * it needs, and refresh it on request (never on its own: a rebuild takes a while and touches /boot).
+ */
+import { execa } from 'execa';
+import { readOwned } from '../apply/owned.js';
+import { assessClaims } from '../claim/assess.js';
+import { writeClaimsFile } from '../claim/files.js';
+import { refreshCommand } from '../claim/initramfs.js';
+import { loadConfig } from '../config/load.js';
+import { formatConfigError } from '../config/errors.js';
+import { assess, observe } from '../engine.js';
+import { EXIT } from './exit.js';
+import type { CliOptions } from './main.js';
+
+type Print = (s: string) => void;
+
+export async function refreshInitramfs(opts: CliOptions, out: Print, err: Print): Promise<number> {
+  const loaded = await loadConfig(opts.config, opts.root);
+  if (!loaded.ok) {
+    for (const e of loaded.errors) err(formatConfigError(e));
+    err(`pcie-passthroughctl: ${opts.config} is invalid; fix it first (the initramfs would carry the wrong claims)`);
+    return EXIT.failure;
+  }
+  const [snapshot, owned] = await Promise.all([observe(opts.root), readOwned(opts.root)]);
+  const { plan, report } = assess(loaded.config, snapshot, owned.state);
+  const claims = await assessClaims(opts.root, { config: loaded.config, snapshot, verdicts: plan.verdicts, report, owned: owned.state });
+  const check = claims.initramfs.check;
+  const command = refreshCommand(snapshot.iommu.kernelRelease);
+  if (!opts.update) {
+    if (opts.json) out(JSON.stringify({ state: claims.initramfs.state, check, command }, null, 2));
+    else out(`${check.status === 'pass' ? 'pass' : 'WARN'}  ${check.message}`);
+    return check.status === 'pass' ? EXIT.ok : EXIT.warning;
+  }
+  if (opts.root !== '/') {
+    err(`pcie-passthroughctl: with --root ${opts.root} nothing outside that tree is run; on the host: ${command}`);
+    return EXIT.usage;
+  }
+  if (process.getuid?.() !== 0) {
+    err('pcie-passthroughctl: initramfs --update rebuilds /boot/initrd.img and needs root (try sudo)');
+    return EXIT.noPermission;
+  }
+  // The hook copies the claims file: make it current first (the daemon does the same after each reconcile).
+  await writeClaimsFile(opts.root, claims.text);
+  const [prog = 'update-initramfs', ...args] = command.split(' ');
+  out(`Running ${command} …`);
+  const run = await execa(prog, args, { stdio: 'inherit', reject: false });
+  if (run.exitCode !== 0) {
+    err(`pcie-passthroughctl: ${command} failed (exit ${String(run.exitCode)})`);
+    return EXIT.failure;
+  }
+  const after = await assessClaims(opts.root, { config: loaded.config, snapshot, verdicts: plan.verdicts, report, owned: owned.state });
+  out(after.initramfs.check.message);
+  return after.initramfs.check.status === 'pass' ? EXIT.ok : EXIT.warning;
+}

@@ -1,0 +1,93 @@
+/** The daemon keeps the early claims current and reports how each device was claimed (fake kernel, private bus). */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { busctl } from '../dbus/clients.js';
+import { SEED, seedIntel } from '../fake/hosts.js';
+import { buildHost, tempTreeDir, type FakeHost } from '../fake/tree.js';
+import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import { runCtl } from '../helpers/run.js';
+
+const POLICY = join(process.cwd(), 'data/dbus/org.pciepassthroughd.conf');
+const devPath = (a: string): string => `/org/pciepassthroughd/devices/pci_${a.replace(/[:.]/g, '_')}`;
+
+let host: FakeHost;
+let bus: PrivateBus;
+let daemon: RunningDaemon | null = null;
+
+function writeConfig(text: string): void {
+  mkdirSync(join(host.root, 'etc/pcie-passthroughd'), { recursive: true });
+  const tmp = join(host.root, 'etc/pcie-passthroughd/.config.toml.tmp');
+  writeFileSync(tmp, text);
+  renameSync(tmp, join(host.root, 'etc/pcie-passthroughd/config.toml'));
+}
+const claimsFile = (): string => join(host.root, 'etc/pcie-passthroughd/early/claims');
+const claimLines = (): string[] => (existsSync(claimsFile()) ? readFileSync(claimsFile(), 'utf8').split('\n').filter((l) => /^(claim|skip) /.test(l)) : []);
+
+async function prop(address: string, name: string): Promise<unknown> {
+  const r = await busctl(bus.address, ['--json=short', 'get-property', 'org.pciepassthroughd', devPath(address), 'org.pciepassthroughd.Device1', name]);
+  return (JSON.parse(r.stdout) as { data: unknown }).data;
+}
+
+beforeEach(async () => {
+  host = await buildHost(tempTreeDir(), seedIntel());
+  bus = await startPrivateBus({ policyFiles: [POLICY] });
+});
+
+afterEach(async () => {
+  await daemon?.stop('SIGKILL');
+  daemon = null;
+  await bus.stop();
+  host.cleanup();
+});
+
+describe('early claims kept by the daemon', () => {
+  it('writes the claims from the config, reports a late claim with the host driver that bound first, and drops a removed device\'s claim', async () => {
+    writeConfig(`[[device]]\naddress = "${SEED.gpu}"\nfunctions = "all"\n\n[[device]]\naddress = "${SEED.nic}"\n`);
+    daemon = startDaemon(host, bus.address, []);
+    await daemon.waitForLog((l) => l.msg === 'ready');
+
+    const lines = claimLines();
+    expect(lines).toContain('claim 0000:01:00.0 * * * * * * vfio-pci /etc/pcie-passthroughd/config.toml:1');
+    expect(lines).toContain('claim 0000:01:00.1 0x10de 0x0e1b 0x1028 0x15cc * * vfio-pci /etc/pcie-passthroughd/config.toml:1 (functions = "all")');
+    // The uplink NIC (eno1 is up) is blocked: never claimed, and skipped explicitly.
+    expect(lines.filter((l) => l.includes(SEED.nic))).toEqual([expect.stringMatching(/^skip 0000:04:00\.0 .* - blocked: in use by the host \(eno1 is up/)]);
+
+    // The fake host booted with nvidia on the GPU: the daemon took it over, so the claim was late.
+    expect(await prop(SEED.gpu, 'Claim')).toBe('late');
+    expect(await prop(SEED.gpu, 'ClaimReason')).toMatch(/^nvidia bound first: /);
+    expect(daemon.logs.some((l) => l.msg.startsWith(`${SEED.gpu}: claimed late: nvidia bound first`))).toBe(true);
+
+    const list = await runCtl(["--root", host.root, "list", "--json"], host.env);
+    const gpu = (JSON.parse(list.stdout) as { devices: { address: string; claim: string; claimReason: string }[] }).devices.find((d) => d.address === SEED.gpu);
+    expect(gpu?.claim).toBe('late');
+
+    writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n`);
+    await daemon.waitForLog((l) => l.msg.startsWith(`${SEED.spareNic}: bound to vfio-pci`));
+    await daemon.waitForLog((l) => l.msg.startsWith('early claims:') && l.msg !== daemon?.logs[0]?.msg && /1 claim written/.test(l.msg));
+    expect(claimLines().filter((l) => l.startsWith('claim '))).toEqual(['claim 0000:03:00.0 * * * * * * vfio-pci /etc/pcie-passthroughd/config.toml:1']);
+  });
+
+  it('a device the claim helper took at add is reported early; one a host driver held when the claim ran, late', async () => {
+    // As the udev rule leaves them: the spare NIC claimed at add (vfio-pci bound, a record with no host driver),
+    // the GPU claimed at add too, but nvidia (already loaded) had bound it inside device_add.
+    host.cleanup();
+    const spec = seedIntel();
+    spec.devices = spec.devices.map((d) => (d.address === SEED.spareNic ? { ...d, driver: 'vfio-pci' } : d));
+    spec.drivers['vfio-pci'] = { ...spec.drivers['vfio-pci'], loaded: true } as typeof spec.drivers[string];
+    host = await buildHost(tempTreeDir(), spec);
+    writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n\n[[device]]\naddress = "${SEED.gpu}"\n`);
+    const records = join(host.root, 'run/pcie-passthroughd/claimed');
+    mkdirSync(records, { recursive: true });
+    writeFileSync(join(records, SEED.spareNic), 'stage=udev\nhost_driver=-\ndriver=vfio-pci\nuptime=3.20\norigin=/etc/pcie-passthroughd/config.toml:1\n');
+    writeFileSync(join(records, SEED.gpu), 'stage=udev\nhost_driver=nvidia\ndriver=vfio-pci\nuptime=3.30\norigin=/etc/pcie-passthroughd/config.toml:4\n');
+    daemon = startDaemon(host, bus.address, []);
+    await daemon.waitForLog((l) => l.msg === 'ready');
+    expect(await prop(SEED.spareNic, 'Claim')).toBe('early');
+    expect(await prop(SEED.spareNic, 'ClaimReason')).toBe('claimed at udev (/etc/pcie-passthroughd/config.toml:1); never on a host driver');
+    expect(daemon.logs.some((l) => l.msg === `${SEED.spareNic}: claimed early: claimed at udev (/etc/pcie-passthroughd/config.toml:1); never on a host driver`)).toBe(true);
+    expect(await prop(SEED.gpu, 'Claim')).toBe('late');
+    expect(await prop(SEED.gpu, 'ClaimReason')).toMatch(/^nvidia bound first: nvidia was loaded already and took the device inside the kernel's device_add/);
+  });
+});
