@@ -199,10 +199,6 @@ export class Daemon {
       await writeOwned(this.o.root, this.owned).catch((e: unknown) => this.o.log.error(`cannot record owned devices: ${(e as Error).message}`));
     }
     this.last = result;
-    // Early claims follow every reconcile (config change included): the claims file, claim status, initramfs advice.
-    this.claimView = await this.claims.update({
-      config: this.config, snapshot: result.snapshot, verdicts: result.verdicts, report: result.assessment.report, owned: result.owned, hasGoodConfig: this.hasGoodConfig,
-    });
     this.lastReconcileUs = BigInt(Date.now()) * 1000n;
     this.lastRows = result.results.map((r) => ['address' in r.action ? r.action.address : '', r.outcome, r.message]);
     this.plans.invalidate();
@@ -210,6 +206,12 @@ export class Daemon {
     this.bus?.update(publishedState(view));
     this.bus?.emitReconciled(result.results.length, publishedState(view).manager.State);
     await this.o.notify({ status: statusLine(view) });
+    // Early claims follow every reconcile (config change included): the claims file, claim status, initramfs
+    // advice; published right after (the bindings' own state is out first).
+    this.claimView = await this.claims.update({
+      config: this.config, snapshot: result.snapshot, verdicts: result.verdicts, report: result.assessment.report, owned: result.owned, hasGoodConfig: this.hasGoodConfig,
+    });
+    this.bus?.update(publishedState(this.view()));
     await this.afterReconcile({ result, view, triggers });
   }
 
