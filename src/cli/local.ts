@@ -13,7 +13,6 @@ import { checkView, deviceViews, groupViews, resultView, worstStatus } from './v
 import { readDirectly } from './direct.js';
 import { assessClaims, withClaimChecks } from '../claim/assess.js';
 import { refreshInitramfs } from './initramfs.js';
-import type { DaemonView } from '../daemon/publish.js';
 import { metricsFromView } from '../metrics/exporter.js';
 import { renderMetrics } from '../metrics/render.js';
 
