@@ -4,6 +4,8 @@ import { readOwned, writeOwned } from '../apply/owned.js';
 import { assess, observe } from '../engine.js';
 import { DEFAULT_DAEMON_SETTINGS, type Config, type Verdict } from '../model.js';
 import { reconcileOnce } from '../reconcile.js';
+import { waitingDevices, withHolders } from '../health/waiting.js';
+import { deviceFiles, findHolders } from '../sysfs/holders.js';
 import { createSysfsWriter } from '../sysfs/writer.js';
 import { EXIT, UsageError } from './exit.js';
 import type { CliOptions } from './main.js';
@@ -33,6 +35,14 @@ async function configOrReport(opts: CliOptions, err: Print): Promise<Config | nu
 function managedExit(verdicts: Verdict[], acceptPending: boolean): number {
   const ok = verdicts.filter((v) => v.managed).every((v) => v.state === 'bound' || (acceptPending && v.state === 'pending'));
   return ok ? EXIT.ok : EXIT.warning;
+}
+
+/** An unbind that hung or a release held by a VM: name who holds the device (one /proc walk, only then). */
+function explainWaits(root: string, run: Awaited<ReturnType<typeof reconcileOnce>>): Verdict[] {
+  const hung = new Set(run.results.flatMap((r) => (r.stuck && 'address' in r.action ? [r.action.address] : [])));
+  const waiting = waitingDevices(run.snapshot, run.verdicts, run.owned, hung);
+  if (waiting.length === 0) return run.verdicts;
+  return withHolders(run.verdicts, findHolders(root, new Map(waiting.map((d) => [d.address, deviceFiles(root, d)]))));
 }
 
 export async function runLocalCommand(command: string, opts: CliOptions, out: Print, err: Print): Promise<number> {
@@ -83,6 +93,10 @@ export async function runLocalCommand(command: string, opts: CliOptions, out: Pr
       out(renderMetrics(metricsFromView(direct.view, null)).trimEnd());
       return direct.configErrors.length ? EXIT.failure : EXIT.ok;
     }
+    case 'who': {
+      const { runWho } = await import('./who.js');
+      return runWho(opts, out, err);
+    }
     case 'apply': {
       if (opts.root === '/' && process.getuid?.() !== 0) {
         err('pcie-passthroughctl: apply writes to /sys and needs root (try sudo)');
@@ -92,8 +106,9 @@ export async function runLocalCommand(command: string, opts: CliOptions, out: Pr
       if (!config) return EXIT.failure;
       const owned = await readOwned(opts.root);
       if (owned.problem) err(`warning: ${owned.problem}`);
-      const run = await reconcileOnce({ root: opts.root, port: createSysfsWriter(opts.root), config, owned: owned.state });
-      if (run.results.length) await writeOwned(opts.root, run.owned);
+      const ran = await reconcileOnce({ root: opts.root, port: createSysfsWriter(opts.root), config, owned: owned.state });
+      if (ran.results.length) await writeOwned(opts.root, ran.owned);
+      const run = { ...ran, verdicts: explainWaits(opts.root, ran) };
       const devices = deviceViews(run.snapshot, { ...run.assessment.plan, verdicts: run.verdicts });
       const managed = devices.filter((d) => d.managed || d.reason);
       if (opts.json) {

@@ -18,6 +18,7 @@ Commands:
   reconcile   make the daemon reconcile now (root only)
   setup       prepare the host: kernel command line, boot-time modules, initramfs (root only)
   initramfs   does the initramfs carry the current early claims? --update refreshes it (root only)
+  who         processes that have a device open (who ADDRESS): /dev/vfio, DRM, NVIDIA nodes
 
 Options:
   --root DIR      read and write sysfs/proc/etc under DIR instead of / (testing)
@@ -40,7 +41,12 @@ export interface CliOptions {
   nagios: boolean;
   /** initramfs: refresh it now. */
   update: boolean;
+  /** Operands after the command (only `who ADDRESS` takes one). */
+  args?: string[];
 }
+
+/** Commands that take operands, and how many. */
+const OPERANDS: Record<string, number> = { who: 1 };
 
 export async function main(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   let parsed;
@@ -76,8 +82,13 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
     return EXIT.ok;
   }
   const [command, ...rest] = positionals;
-  if (!command || rest.length > 0) {
-    err(command ? `pcie-passthroughctl: unexpected argument "${rest[0]}"\n${USAGE}` : USAGE);
+  const operands = command ? (OPERANDS[command] ?? 0) : 0;
+  if (!command || rest.length > operands) {
+    err(command ? `pcie-passthroughctl: unexpected argument "${rest[operands]}"\n${USAGE}` : USAGE);
+    return EXIT.usage;
+  }
+  if (rest.length < operands) {
+    err(`pcie-passthroughctl: ${command} needs a PCI address, e.g. \`pcie-passthroughctl ${command} 01:00.0\`\n${USAGE}`);
     return EXIT.usage;
   }
   const opts: CliOptions = {
@@ -87,6 +98,7 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
     bus: values.bus ?? 'system',
     nagios: values.nagios ?? false,
     update: values.update ?? false,
+    args: rest,
   };
   try {
     if (command === 'status' || command === 'reload' || command === 'reconcile') {

@@ -7,6 +7,8 @@ import type { BusService, PlanRow } from '../dbus/types.js';
 import { assess, observe } from '../engine.js';
 import { DEFAULT_DAEMON_SETTINGS, isProblemState, type Address, type Config, type OwnedState, type Verdict } from '../model.js';
 import { healthTable, newFindings, type HealthTable } from '../health/report.js';
+import { waitingDevices, withHolders } from '../health/waiting.js';
+import { deviceFiles, describeHolders, findHolders } from '../sysfs/holders.js';
 import { describeAction } from '../plan/describe.js';
 import { reconcileOnce, type Reconciled } from '../reconcile.js';
 import { publishedState, statusLine, verdictChanges, type DaemonView } from './publish.js';
@@ -67,6 +69,8 @@ export class Daemon {
   private lastRows: PlanRow[] = [];
   /** Health checks of the last run: a finding is logged when it appears, not at every reconcile. */
   private lastHealth: HealthTable = new Map();
+  /** Who held each waiting device at the last run, as logged (a new holder set is logged once). */
+  private lastHolders = new Map<Address, string>();
   private bus: BusService | null = null;
   private started = false;
   /** Concurrent Plan() callers share one observation; a result younger than PLAN_MAX_AGE_MS is reused. */
@@ -186,6 +190,7 @@ export class Daemon {
       }
     }
     for (const p of result.assessment.importProblems) this.o.log.warn(`ignoring a modprobe.d entry: ${formatConfigError(p)}`);
+    result = { ...result, verdicts: this.explainWaits(result) };
     this.logChanges(previous, result.verdicts, new Set(result.results.map((r) => ('address' in r.action ? r.action.address : ''))));
     const health = healthTable(result.snapshot, result.verdicts);
     for (const { address, check } of newFindings(this.lastHealth, health)) {
@@ -224,6 +229,24 @@ export class Daemon {
         this.o.log.error(`after reconcile: ${(e as Error).message ?? String(e)}`);
       }
     }
+  }
+
+  /**
+   * Names the processes holding devices that wait (unbind hung, release held by a VM): one walk over
+   * /proc, only when some device waits; a changed holder set is logged once.
+   */
+  private explainWaits(result: Reconciled): Verdict[] {
+    const waiting = waitingDevices(result.snapshot, result.verdicts, result.owned, new Set(this.stuck.keys()));
+    const holders = waiting.length === 0 ? new Map() : findHolders(this.o.root, new Map(waiting.map((d) => [d.address, deviceFiles(this.o.root, d)])));
+    const now = new Map<Address, string>();
+    for (const [address, list] of holders) {
+      if (list.length === 0) continue;
+      const text = describeHolders(list);
+      now.set(address, text);
+      if (this.lastHolders.get(address) !== text) this.o.log.warn(`${address}: held by ${text}`);
+    }
+    this.lastHolders = now;
+    return withHolders(result.verdicts, holders);
   }
 
   /** One journal line per change of a managed device's state; problems at warning priority. */

@@ -78,6 +78,33 @@ export interface DeviceSpec {
   deadConfig?: boolean;
   /** Memory BARs, written to `resource` and /proc/iomem. */
   bars?: { bar: number; start: number; end: number }[];
+  /** DRM nodes of a GPU (entries of its sysfs `drm/`: "card1", "renderD128"). */
+  drm?: string[];
+  /** NVIDIA driver's minor (/proc/driver/nvidia/gpus/<address>/information "Device Minor:"). */
+  nvidiaMinor?: number;
+}
+
+/** A process as /proc shows it: comm, argv and the files its fds point at. */
+export interface ProcessSpec {
+  pid: number;
+  comm: string;
+  argv: string[];
+  /** Absolute paths on the host, as /proc/PID/fd/N links read ("/dev/vfio/6"). */
+  files: string[];
+}
+
+/** Adds /proc/PID with comm, cmdline and one fd link per file (the links dangle: only their text matters). */
+export function addFakeProcess(root: string, p: ProcessSpec): void {
+  const dir = join(root, 'proc', String(p.pid));
+  write(join(dir, 'comm'), `${p.comm}\n`);
+  write(join(dir, 'cmdline'), p.argv.map((a) => `${a}\0`).join(''));
+  mkdirSync(join(dir, 'fd'), { recursive: true });
+  for (const n of [0, 1, 2]) symlinkSync('/dev/null', join(dir, 'fd', String(n)));
+  p.files.forEach((file, i) => symlinkSync(file, join(dir, 'fd', String(3 + i))));
+}
+
+export function removeFakeProcess(root: string, pid: number): void {
+  rmSync(join(root, 'proc', String(pid)), { recursive: true, force: true });
 }
 
 export interface BlockSpec {
@@ -138,6 +165,7 @@ export interface HostSpec {
   framebuffer?: { name: string; start: number; end: number };
   /** The vendor-reset module is loaded (/sys/module/vendor_reset). */
   vendorReset?: boolean;
+  processes?: ProcessSpec[];
 }
 
 export interface KernelJson {
@@ -301,6 +329,10 @@ class Builder {
       write(join(dir, 'reset_method'), `${resetMethods.join(' ')}\n`);
     }
     write(join(dir, 'resource'), resourceFile(d.bars ?? []));
+    for (const node of d.drm ?? []) mkdirSync(join(dir, 'drm', node), { recursive: true });
+    if (d.nvidiaMinor !== undefined) {
+      write(this.p('proc/driver/nvidia/gpus', d.address, 'information'), `Model: \t\t NVIDIA GPU\nIRQ:   \t\t 16\nBus Location: \t ${d.address.slice(5)}\nDevice Minor: \t ${d.nvidiaMinor}\n`);
+    }
     if (d.classCode >> 8 === 0x0300) write(join(dir, 'boot_vga'), d.bootVga ? '1\n' : '0\n');
     if (d.sriov) {
       write(join(dir, 'sriov_totalvfs'), `${d.sriov.totalVfs}\n`);
@@ -497,6 +529,7 @@ class Builder {
     write(this.p('proc/cmdline'), `${spec.cmdline}\n`);
     write(this.p('proc/iomem'), this.iomem());
     if (spec.vendorReset) mkdirSync(this.p('sys/module/vendor_reset'), { recursive: true });
+    for (const proc of spec.processes ?? []) addFakeProcess(this.root, proc);
     write(this.p('proc/sys/kernel/osrelease'), `${spec.kernelRelease}\n`);
     const loaded = Object.entries(spec.drivers)
       .filter(([, d]) => d.loaded && !d.builtin)

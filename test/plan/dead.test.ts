@@ -84,3 +84,19 @@ describe('planner: a configured reset_method', () => {
     expect(p.verdicts.find((x) => x.address === '0000:03:00.0')!.reason).toContain('different reset_method');
   });
 });
+
+describe('which devices wait on a process (holder scan only for those)', () => {
+  it('an unbind that hung, and a release held back by a VM on the device or its group; nothing else', async () => {
+    const { waitingDevices } = await import('../../src/health/waiting.js');
+    const s = seedSnapshot();
+    const onVfio = new Set(['0000:01:00.0', '0000:01:00.1', '0000:03:00.0']);
+    const devices = s.devices.map((d) => (onVfio.has(d.address) ? { ...d, driver: 'vfio-pci', openByVm: d.address === '0000:01:00.1' } : d));
+    const snapshot = { ...s, devices };
+    const owned = { devices: { '0000:01:00.0': { driver: 'vfio-pci', previousDriver: 'nvidia', since: '' }, '0000:03:00.0': { driver: 'vfio-pci', previousDriver: 'igb', since: '' } } };
+    const verdicts = plan({ config: config([entry({ address: '0000:00:1f.6' })]), snapshot, iommu: iommuOn, owned }).verdicts;
+    // 01:00.0 shares group 1 with the open 01:00.1: its release is held; 03:00.0 is released now (not waiting).
+    expect(waitingDevices(snapshot, verdicts, owned, new Set()).map((d) => d.address)).toEqual(['0000:01:00.0']);
+    const hung = verdicts.map((v) => (v.address === '0000:00:1f.6' ? { ...v, state: 'failed' as const } : v));
+    expect(waitingDevices(snapshot, hung, owned, new Set(['0000:00:1f.6'])).map((d) => d.address)).toEqual(['0000:00:1f.6', '0000:01:00.0']);
+  });
+});
