@@ -39,8 +39,8 @@ export interface CliOptions {
   bus: string;
   /** status: one line and exit code following the Nagios plugin API. */
   nagios: boolean;
-  /** initramfs: refresh it now. */
-  update: boolean;
+  /** initramfs: refresh it now (optional: callers that build options by hand need not know it). */
+  update?: boolean;
   /** Operands after the command (only `who ADDRESS` takes one). */
   args?: string[];
 }
