@@ -10,11 +10,11 @@ import { readIommuFacts } from './iommu/facts.js';
 import type { Address, Config, IommuReport, OwnedState, Plan, Snapshot } from './model.js';
 import { plan } from './plan/plan.js';
 import { readHostHealth } from './health/read.js';
-import { readPci } from './sysfs/read.js';
+import { readPci, type ReadPciOptions } from './sysfs/read.js';
 
 /** Observe: one pass over sysfs plus the IOMMU facts and the guests' configuration, read in parallel. */
-export async function observe(root: string): Promise<Snapshot> {
-  const [pci, iommu, guests] = await Promise.all([readPci(root), readIommuFacts(root), readGuests(root)]);
+export async function observe(root: string, pciOptions: ReadPciOptions = {}): Promise<Snapshot> {
+  const [pci, iommu, guests] = await Promise.all([readPci(root, pciOptions), readIommuFacts(root), readGuests(root)]);
   return { ...pci, iommu, hostHealth: readHostHealth(root), guests };
 }
 

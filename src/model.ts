@@ -167,6 +167,11 @@ export interface Snapshot {
   hostHealth: HostHealthFacts;
   /** Guests of Proxmox VE / libvirt and the host devices they use (src/guests); absent when not read. */
   guests?: GuestInventory;
+  /**
+   * Devices whose device-lock attributes (driver_override, sriov_numvfs) could not be read because the
+   * kernel holds their lock (an unbind of theirs hangs): address → why. Their values are the last known.
+   */
+  unreadable?: Record<Address, string>;
 }
 
 // ───────────────────────────── configured ─────────────────────────────

@@ -37,15 +37,18 @@ export async function reconcileOnce(opts: {
   now?: () => Date;
   /** A snapshot the caller just took (saves a second scan); observed here when absent. */
   observed?: Snapshot;
+  /** How to observe (the daemon's reads are bounded); default observe(root). */
+  observe?: () => Promise<Snapshot>;
 }): Promise<Reconciled> {
-  const before = opts.observed ?? (await observe(opts.root));
+  const look = opts.observe ?? (() => observe(opts.root));
+  const before = opts.observed ?? (await look());
   const first = assess(opts.config, before, opts.owned, opts.stuck);
   if (first.plan.actions.length === 0) {
     return { snapshot: before, assessment: first, results: [], verdicts: first.plan.verdicts, owned: opts.owned };
   }
   const results = await applyActions(opts.port, first.plan.actions, opts.timeouts);
   const owned = updateOwned(opts.owned, results, (opts.now ?? (() => new Date()))());
-  const after = await observe(opts.root);
+  const after = await look();
   const stuck = { ...opts.stuck };
   for (const r of results) if (r.stuck && 'address' in r.action) stuck[r.action.address] = r.message;
   const second = assess(opts.config, after, owned, stuck);

@@ -5,7 +5,8 @@ import { formatConfigError, type ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
 import type { BusService, PlanRow } from '../dbus/types.js';
 import { assess, observe } from '../engine.js';
-import { DEFAULT_DAEMON_SETTINGS, isProblemState, type Address, type Config, type OwnedState, type Verdict } from '../model.js';
+import { DEFAULT_DAEMON_SETTINGS, isProblemState, type Address, type Config, type OwnedState, type Snapshot, type Verdict } from '../model.js';
+import type { LockedReader } from '../sysfs/bounded-read.js';
 import { healthTable, newFindings, type HealthTable } from '../health/report.js';
 import { waitingDevices, withHolders } from '../health/waiting.js';
 import { deviceFiles, describeHolders, findHolders } from '../sysfs/holders.js';
@@ -44,6 +45,8 @@ export interface DaemonOptions {
    * textfile, …). A hook that throws or rejects is logged and does not stop the next one.
    */
   afterReconcile?: ((ctx: AfterReconcile) => void | Promise<void>)[];
+  /** Bounded, off-thread reads of attributes that take the device lock (main.ts); in-thread when absent. */
+  lockedReader?: LockedReader;
 }
 
 /**
@@ -143,6 +146,12 @@ export class Daemon {
       : `${this.o.configPath} is invalid and no earlier config was loaded: binding nothing until it is fixed`);
   }
 
+  /** One observation; device-lock attributes read bounded and off the main thread when a reader is set. */
+  private look(): Promise<Snapshot> {
+    const devices = new Map((this.last?.snapshot.devices ?? []).map((d) => [d.address, d]));
+    return observe(this.o.root, { locked: this.o.lockedReader, lastKnown: (a) => devices.get(a) });
+  }
+
   private stuckRecord(): Record<Address, string> {
     const out: Record<Address, string> = {};
     // Devices waiting for a driver that could not be loaded: failed with that reason, no modprobe again.
@@ -165,11 +174,11 @@ export class Daemon {
     let result: Reconciled;
     if (!this.hasGoodConfig) {
       // Nothing in force: observe and publish, act on nothing.
-      const snapshot = await observe(this.o.root);
+      const snapshot = await this.look();
       const assessment = assess({ ...this.config, devices: [] }, snapshot, { devices: {} });
       result = { snapshot, assessment, results: [], verdicts: assessment.plan.verdicts, owned: this.owned };
     } else {
-      const observed = await observe(this.o.root);
+      const observed = await this.look();
       // A device that left the driver it hung on is worth trying again.
       for (const [a, s] of this.stuck) {
         if (observed.devices.find((d) => d.address === a)?.driver !== s.driver) this.stuck.delete(a);
@@ -177,6 +186,7 @@ export class Daemon {
       for (const driver of this.unloadable.keys()) if (observed.drivers.includes(driver)) this.unloadable.delete(driver);
       result = await reconcileOnce({
         root: this.o.root, port: this.o.port, config: this.config, owned: this.owned, stuck: this.stuckRecord(), timeouts: this.o.timeouts, observed,
+        observe: () => this.look(),
       });
     }
 
@@ -187,6 +197,14 @@ export class Daemon {
       if (r.stuck && 'address' in r.action) {
         const d = result.snapshot.devices.find((x) => x.address === (r.action as { address: string }).address);
         this.stuck.set(r.action.address, { reason: r.message, driver: d?.driver ?? null });
+      }
+    }
+    // A device whose lock is held (its unbind hangs) is failed with why, and not acted on, until it is free.
+    for (const [address, why] of Object.entries(result.snapshot.unreadable ?? {})) {
+      if (!this.stuck.has(address)) {
+        const d = result.snapshot.devices.find((x) => x.address === address);
+        this.stuck.set(address, { reason: `${address}: ${why}`, driver: d?.driver ?? null });
+        this.o.log.warn(`${address}: ${why}`);
       }
     }
     for (const p of result.assessment.importProblems) this.o.log.warn(`ignoring a modprobe.d entry: ${formatConfigError(p)}`);
@@ -293,7 +311,7 @@ export class Daemon {
 
   private async computePlanRows(): Promise<PlanRow[]> {
     this.o.log.debug('plan: observing (every Plan() call waiting now shares this)');
-    const snapshot = await observe(this.o.root);
+    const snapshot = await this.look();
     const config = this.hasGoodConfig ? this.config : { ...this.config, devices: [] };
     const { plan } = assess(config, snapshot, this.owned, this.stuckRecord());
     const rows: PlanRow[] = plan.actions.map((a) => ['address' in a ? a.address : '', a.kind, describeAction(a)]);

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { busError, startBusService, type BusService, type BusTarget } from '../dbus/index.js';
 import { createLogger, type LogFormat } from '../log/logger.js';
 import { DEFAULT_CONFIG_PATH, under } from '../paths.js';
+import { createLockedReader } from '../sysfs/bounded-read.js';
 import { createSysfsWriter, stopWriter } from '../sysfs/writer.js';
 import { VERSION } from '../version.js';
 import { watchConfigFile } from '../watch/config-watch.js';
@@ -70,6 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   };
   let daemonStarted = false;
+  const lockedReader = createLockedReader();
   const metrics = textfileExporter(root, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
   const daemon: Daemon = new Daemon({
     root,
@@ -77,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     version: VERSION,
     log,
     port: createSysfsWriter(root),
+    lockedReader,
     notify: (fields) => sdNotify(fields).catch((e: unknown) => log.warn(`sd_notify failed: ${(e as Error).message}`)),
     // The drift check follows check_schedule across reloads (armed once the first reconcile is done).
     onConfigLoaded: (c) => {
@@ -156,6 +159,7 @@ export async function main(argv: string[]): Promise<number> {
     await daemon.queue.stop();
     await bus?.close().catch(() => undefined);
     stopWriter();
+    lockedReader.stop();
     process.exit(code);
   };
   process.on('SIGTERM', () => void shutdown(0));

@@ -10,10 +10,18 @@ import { readDeviceHealth } from './health-read.js';
 import { readInUse } from './inuse.js';
 import { loadPciNames, type PciNames } from './pciids.js';
 import { list } from './tolerant.js';
+import type { LockedRead, LockedReader } from './bounded-read.js';
 
 export interface ReadPciOptions {
   /** pci.ids to use, resolved under root; null turns names off; default: the distribution's database. */
   pciIdsPath?: string | null;
+  /**
+   * Reads driver_override and sriov_numvfs (their show() takes the device lock) off the main thread,
+   * bounded (src/sysfs/bounded-read.ts). Without it they are read here, synchronously (the CLI).
+   */
+  locked?: LockedReader;
+  /** What those attributes read last time, for a device whose lock is held now. */
+  lastKnown?: (address: Address) => { driverOverride: string | null; sriovNumVfs: number | null } | undefined;
 }
 
 // One buffer for every small read: attributes are a few bytes; config is read up to 64 bytes
@@ -84,10 +92,14 @@ function readConfigHeader(dir: string): ConfigHeader | null {
 }
 
 type DeviceCore = Omit<PciDevice, 'slotSiblings' | 'inUse' | 'vendorName' | 'deviceName'>;
+
+/** The kernel prints an unset override as "(null)". */
+const parseOverride = (text: string | null): string | null => (text === null || text === '' || text === '(null)' ? null : text);
+const parseNumVfs = (text: string | null): number | null => (text === null || text === '' ? null : Number(text));
 type PciPart = Omit<Snapshot, 'iommu' | 'hostHealth'>;
 
 /** One device's attributes; null when it vanished while being read (hot-remove). */
-function readDevice(dir: string, address: Address): DeviceCore | null {
+function readDevice(dir: string, address: Address, deferLocked?: LockedRead[]): DeviceCore | null {
   // Plain concatenation, not path.join: this runs a dozen times per device.
   // Ids come from config space where it is authoritative (one read instead of four): not for an SR-IOV
   // VF (its ID registers read 0xffff), nor for bridges (no subsystem ids at 0x2c). The class always
@@ -98,10 +110,15 @@ function readDevice(dir: string, address: Address): DeviceCore | null {
   const vendorId = fromConfig ? header.vendorId : readHexAttr(dir + '/vendor');
   const deviceId = fromConfig ? header.deviceId : readHexAttr(dir + '/device');
   if (vendorId === null || deviceId === null || classCode === null) return null;
-  const override = readAttr(dir + '/driver_override');
+  // driver_override and sriov_numvfs take the device lock: read later, bounded, when deferLocked is given.
+  const hasNumVfs = existsSync(dir + '/sriov_numvfs'); // only SR-IOV physical functions have it
+  if (deferLocked) {
+    deferLocked.push({ address, file: dir + '/driver_override' });
+    if (hasNumVfs) deferLocked.push({ address, file: dir + '/sriov_numvfs' });
+  }
+  const override = deferLocked ? null : readAttr(dir + '/driver_override');
   const group = linkBase(dir + '/iommu_group');
-  // Only SR-IOV physical functions have sriov_numvfs; existsSync probes without building an exception.
-  const numVfs = existsSync(dir + '/sriov_numvfs') ? readAttr(dir + '/sriov_numvfs') : null;
+  const numVfs = hasNumVfs && !deferLocked ? readAttr(dir + '/sriov_numvfs') : null;
   const driver = linkBase(dir + '/driver');
   return {
     address,
@@ -114,11 +131,11 @@ function readDevice(dir: string, address: Address): DeviceCore | null {
     headerType: header && header.headerType !== 0x7f ? header.headerType : (classCode >> 8 === 0x0604 || classCode >> 8 === 0x0609 ? 1 : 0),
     driver,
     // The kernel prints an unset override as "(null)".
-    driverOverride: override === null || override === '' || override === '(null)' ? null : override,
+    driverOverride: parseOverride(override),
     iommuGroup: group === null ? null : Number(group),
     // The kernel creates boot_vga for display-class devices only; skip a certain ENOENT for the rest.
     bootVga: classCode >> 16 === 0x03 && readAttr(dir + '/boot_vga') === '1',
-    sriovNumVfs: numVfs === null || numVfs === '' ? null : Number(numVfs),
+    sriovNumVfs: parseNumVfs(numVfs),
     physfn: linkBase(dir + '/physfn'),
     openByVm: driver === 'vfio-pci' && readAttr(dir + '/enable') === '1',
     health: readDeviceHealth(dir, classCode, header?.allOnes ?? false),
@@ -183,16 +200,28 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 export async function readPci(root: string, opts: ReadPciOptions = {}): Promise<PciPart> {
   const devicesDir = under(root, SYS_PCI_DEVICES);
   const cores: DeviceCore[] = [];
+  const deferred: LockedRead[] | undefined = opts.locked ? [] : undefined;
   let inSlice = 0;
-  for (const address of list(devicesDir).sort()) {
-    const core = readDevice(devicesDir + '/' + address, address);
+  for (const address of list(devicesDir).sort(compareAddresses)) {
+    const core = readDevice(devicesDir + '/' + address, address, deferred);
     if (core) cores.push(core);
     if (++inSlice === DEVICES_PER_SLICE) {
       inSlice = 0;
       await nextTurn();
     }
   }
-  return assemble(root, cores, opts);
+  if (!opts.locked || !deferred) return assemble(root, cores, opts);
+  const { values, held } = await opts.locked.read(deferred);
+  const withLocked = cores.map((core) => {
+    const dir = devicesDir + '/' + core.address;
+    if (held.has(core.address)) {
+      const known = opts.lastKnown?.(core.address);
+      return { ...core, driverOverride: known?.driverOverride ?? null, sriovNumVfs: known?.sriovNumVfs ?? null };
+    }
+    return { ...core, driverOverride: parseOverride(values.get(dir + '/driver_override') ?? null), sriovNumVfs: parseNumVfs(values.get(dir + '/sriov_numvfs') ?? null) };
+  });
+  const part = assemble(root, withLocked, opts);
+  return held.size > 0 ? { ...part, unreadable: Object.fromEntries(held) } : part;
 }
 
 export function readPciSync(root: string, opts: ReadPciOptions = {}): PciPart {

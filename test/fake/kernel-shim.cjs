@@ -1,6 +1,7 @@
 'use strict';
 /**
- * Makes node's whole-file writes obey the fake kernel inside fake trees (see kernel.cjs); every other
+ * Makes node's whole-file writes obey the fake kernel inside fake trees (see kernel.cjs), and openSync of an
+ * attribute whose show() takes device_lock wait while that lock is held; every other
  * write passes through untouched. Load it in-process (`createRequire(...)('./kernel-shim.cjs')`) or in
  * child processes with `NODE_OPTIONS=--require <absolute path>`. Idempotent.
  */
@@ -22,9 +23,16 @@ function toPath(file) {
 if (!globalThis[INSTALLED]) {
   globalThis[INSTALLED] = true;
   const original = {
+    openSync: fs.openSync,
     writeFileSync: fs.writeFileSync,
     writeFile: fs.writeFile,
     promisesWriteFile: fs.promises.writeFile,
+  };
+
+  // Reads of attributes whose show() takes device_lock wait while that lock is held (kernel.cjs).
+  fs.openSync = function openSync(file, ...rest) {
+    if (isPathLike(file)) kernel.beforeOpen(toPath(file));
+    return original.openSync.call(fs, file, ...rest);
   };
 
   fs.writeFileSync = function writeFileSync(file, data, ...rest) {

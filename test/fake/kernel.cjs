@@ -237,10 +237,54 @@ function parseAddress(data) {
   return data.endsWith('\n') ? data.slice(0, -1) : data;
 }
 
-function block() {
-  // The write never returns, like an unbind stuck behind a busy GPU driver (task in D state).
+// ─────────────────────────── device_lock ───────────────────────────
+//
+// The kernel's device_lock: unbind_store holds it through the driver's remove() (drivers/base/bus.c →
+// device_release_driver), and the show() of driver_override (drivers/pci/pci-sysfs.c, since the
+// CVE-2017-12146 fix) and of sriov_numvfs (drivers/pci/iov.c) take it too. So while an unbind hangs
+// in remove(), reading those attributes of that device blocks as well (task in D state). Modelled as
+// a file `.fake-kernel/device_lock/<address>`: present = held. A hanging unbind takes it and keeps it
+// until the test releases it (`releaseDeviceLock`, i.e. the driver's remove() finally returns) —
+// killing the writer does not release it, as SIGKILL does not end a task in D state.
+
+/** Attributes whose show() takes device_lock. */
+const LOCKED_ATTRIBUTES = new Set(['driver_override', 'sriov_numvfs']);
+const lockFile = (tree, address) => path.join(tree, '.fake-kernel', 'device_lock', address);
+
+function holdDeviceLock(tree, address) {
+  fs.mkdirSync(path.dirname(lockFile(tree, address)), { recursive: true });
+  writeRaw(lockFile(tree, address), `${process.pid}\n`);
+}
+
+function releaseDeviceLock(tree, address) {
+  fs.rmSync(lockFile(tree, address), { force: true });
+}
+
+function waitForDeviceLock(tree, address) {
   const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) Atomics.wait(cell, 0, 0);
+  while (fs.existsSync(lockFile(tree, address))) Atomics.wait(cell, 0, 0, 20);
+}
+
+/**
+ * Called by the shim before a file is opened: reading a device_lock attribute of a device whose lock
+ * is held blocks until it is released. Cheap for every other path (a name check first).
+ */
+function beforeOpen(file) {
+  const base = path.basename(file);
+  if (!LOCKED_ATTRIBUTES.has(base)) return;
+  const absolute = path.resolve(file);
+  const at = absolute.lastIndexOf(`${path.sep}sys${path.sep}`);
+  if (at < 0) return;
+  const tree = absolute.slice(0, at);
+  const address = path.basename(path.dirname(absolute));
+  if (!ADDRESS_RE.test(address) || !fs.existsSync(path.join(tree, MARKER))) return;
+  waitForDeviceLock(tree, address);
+}
+
+function block(tree, address) {
+  // The unbind does not return while the driver's remove() hangs (busy GPU driver), holding device_lock.
+  holdDeviceLock(tree, address);
+  waitForDeviceLock(tree, address);
 }
 
 // ─────────────────────────── attribute writes ───────────────────────────
@@ -274,7 +318,7 @@ function writeUnbind(tree, file, driver, data) {
   const address = parseAddress(data);
   const dir = deviceDir(tree, address);
   if (dir === null || currentDriver(dir) !== driver) throw kernelError('ENODEV', file, 'no such device');
-  if ((kernel.hangUnbind ?? []).includes(address)) block();
+  if ((kernel.hangUnbind ?? []).includes(address)) block(tree, address);
   const failure = (kernel.failUnbind ?? {})[address];
   if (failure) throw kernelError(failure, file, 'unbind failed');
   detach(tree, kernel, dir);
@@ -372,4 +416,8 @@ module.exports = {
   registerDriver,
   handleWrite,
   findTree,
+  beforeOpen,
+  holdDeviceLock,
+  releaseDeviceLock,
+  LOCKED_ATTRIBUTES,
 };
