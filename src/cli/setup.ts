@@ -5,6 +5,9 @@
  * 2 incomplete (a file refused, a firmware setting, a write or command failed), 77 not root.
  */
 import { createInterface } from 'node:readline/promises';
+import { writeClaimsFile } from '../claim/files.js';
+import { observe } from '../engine.js';
+import { claimsInitramfs } from '../setup/claims.js';
 import { runCommand, writeEdit, type CommandResult, type WriteResult } from '../setup/apply.js';
 import { planSetup } from '../setup/plan.js';
 import { readSetupInput } from '../setup/read.js';
@@ -39,8 +42,10 @@ export async function runSetup(opts: CliOptions, flags: SetupFlags, out: Print, 
     err('pcie-passthroughctl: setup edits files in /etc and needs root (try sudo, or --dry-run to only show the changes)');
     return EXIT.noPermission;
   }
-  // Early claims in the initramfs: no staleness check exists yet, so only this plan's own reasons rebuild it.
-  const plan = planSetup(await readSetupInput(opts.root, { iommuPt: flags.iommuPt }, null));
+  const snapshot = await observe(opts.root);
+  const claims = await claimsInitramfs(opts.root, opts.config, snapshot);
+  if (claims.note) err(`warning: ${claims.note}`);
+  const plan = planSetup(await readSetupInput(opts.root, { iommuPt: flags.iommuPt }, claims.stale, snapshot));
   const changes = plan.edits.length + plan.commands.length;
 
   if (!opts.json) {
@@ -66,6 +71,8 @@ export async function runSetup(opts: CliOptions, flags: SetupFlags, out: Print, 
     const commands: CommandResult[] = [];
     // A file that could not be written leaves the boot loader's entries as they were.
     if (writes.every((w) => !w.error)) {
+      // The initramfs-tools hook copies the claims file into the image: make it current first.
+      if (claims.claimsText !== null) await writeClaimsFile(opts.root, claims.claimsText);
       for (const command of plan.commands) {
         const print = opts.json ? err : out;
         commands.push(await runCommand(opts.root, command, (line) => print(`  ${line}`), (argv) => print(`Running ${argv.join(' ')}`)));

@@ -250,10 +250,10 @@ export function planSetup(input: SetupInput): SetupPlan {
 
   const modules = planModules(input, edits);
   const initramfs = modules.initramfs ?? input.initramfsStale;
-  if (initramfs) commands.push({ argv: ['update-initramfs', '-u', '-k', 'all'], why: `rebuild the initramfs: ${initramfs}` });
+  if (initramfs) commands.push({ argv: ['update-initramfs', '-u', '-k', 'all'], why: `rebuild the initramfs: ${initramfs}`, effect: modules.initramfs ? null : 'early claims in the initramfs' });
   const cmdlineEdited = [KERNEL_CMDLINE, DEFAULT_GRUB, ...input.grubDropIns].some((p) => edits.has(p));
   if (cmdlineEdited && source.kind !== 'unknown') {
-    commands.push({ argv: source.update.split(' '), why: `write the new kernel command line (${describeChanges(cmdlineChanges) || 'one line'}) into the boot loader's entries` });
+    commands.push({ argv: source.update.split(' '), why: `write the new kernel command line (${describeChanges(cmdlineChanges) || 'one line'}) into the boot loader's entries`, effect: null });
   }
 
   const planned = edits.list();

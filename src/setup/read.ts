@@ -1,5 +1,6 @@
 /** Gathers the planner's input from a host (or a tree under --root): facts plus the files it edits. */
 import { observe } from '../engine.js';
+import type { Snapshot } from '../model.js';
 import { listDir, readText } from '../iommu/files.js';
 import { under } from '../paths.js';
 import type { ParamOptions } from './kernel-params.js';
@@ -12,9 +13,9 @@ async function confFiles(root: string, dir: string, suffix: string): Promise<str
   return (await listDir(under(root, dir))).filter((f) => f.endsWith(suffix)).map((f) => `${dir}/${f}`);
 }
 
-export async function readSetupInput(root: string, options: ParamOptions, initramfsStale: string | null = null): Promise<SetupInput> {
+export async function readSetupInput(root: string, options: ParamOptions, initramfsStale: string | null = null, observed?: Snapshot): Promise<SetupInput> {
   const [snapshot, grubDropIns, modulesLoadD] = await Promise.all([
-    observe(root),
+    observed ?? observe(root),
     confFiles(root, '/etc/default/grub.d', '.cfg'),
     confFiles(root, '/etc/modules-load.d', '.conf'),
   ]);

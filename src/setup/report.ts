@@ -51,7 +51,8 @@ export function outcomeText(outcome: SetupOutcome): string {
 /** What the next boot brings: the effect of each file written (or still pending from an earlier run). */
 export function rebootLine(plan: SetupPlan, outcome: SetupOutcome): string | null {
   const written = new Set((outcome.writes ?? []).filter((w) => !w.error).map((w) => w.path));
-  const effects = [...plan.edits.filter((e) => written.has(e.path)).map((e) => e.effect), ...plan.rebootPending];
+  const ran = plan.commands.filter((c, i) => c.effect !== null && outcome.commands?.[i]?.outcome === 'ran').map((c) => c.effect as string);
+  const effects = [...plan.edits.filter((e) => written.has(e.path)).map((e) => e.effect), ...ran, ...plan.rebootPending];
   return effects.length ? `reboot to apply: ${[...new Set(effects)].join('; ')}` : null;
 }
 

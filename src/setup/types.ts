@@ -35,6 +35,8 @@ export interface FileEdit {
 export interface PlannedCommand {
   argv: string[];
   why: string;
+  /** What a reboot makes of it once it ran, for "reboot to apply: …" (null: the file edits say it). */
+  effect: string | null;
 }
 
 /** A change that is needed but that setup will not make: the admin does it by hand. */

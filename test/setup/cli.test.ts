@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exit.js';
@@ -332,5 +332,25 @@ describe('pcie-passthroughctl setup: the human output', () => {
     expect(r.code).toBe(EXIT.warning);
     expect(r.stdout).toContain('\nNot applied: no terminal to confirm on, pass --yes.\n');
     expect(etcSnapshot(h)).toEqual(before);
+  });
+});
+
+describe('pcie-passthroughctl setup and the early claims', () => {
+  it('an initramfs built before the early-claim hook is rebuilt, after the claims file is made current', async () => {
+    const h = await host(preparedHost);
+    mkdirSync(join(h.root, 'etc/pcie-passthroughd'), { recursive: true });
+    writeFileSync(join(h.root, 'etc/pcie-passthroughd/config.toml'), '[[device]]\naddress = "01:00.0"\nfunctions = "all"\n');
+    writeFileSync(join(h.root, 'boot/initrd.img-6.1.0-28-amd64'), '');
+    const dry = await setup(h, '--dry-run');
+    expect(dry.code).toBe(EXIT.warning);
+    expect(dry.json.edits).toEqual([]);
+    expect(dry.json.commands.map((c) => [c.argv.join(' '), c.why])).toEqual([
+      ['update-initramfs -u -k all', "rebuild the initramfs: early claims: The initramfs of 6.1.0-28-amd64 was built before pcie-passthroughd's initramfs-tools hook, so it carries no early claims: a host driver it loads (early KMS GPU driver, storage) binds a configured device before the daemon runs."],
+    ]);
+    expect(existsSync(join(h.root, 'etc/pcie-passthroughd/early/claims'))).toBe(false);
+
+    const applied = await setup(h, '--yes');
+    expect(applied.json.commands.map((c) => c.outcome)).toEqual(['not-run']);
+    expect(read(h, 'etc/pcie-passthroughd/early/claims')).toMatch(/^claim .*0000:01:00\.0/m);
   });
 });
