@@ -38,6 +38,11 @@ export interface ActionResult {
   stuck: boolean;
   /** Driver the device had before (bind) — recorded so a release can say where it went. */
   previousDriver: string | null;
+  /**
+   * A failed bind whose driver_override could not be rolled back: the device is recorded as ours so
+   * that dropping it from the config clears the override (else the host driver stays locked out).
+   */
+  overrideLeft?: boolean;
 }
 
 function errnoOf(err: unknown): string {
@@ -50,7 +55,7 @@ function messageOf(err: unknown): string {
 }
 
 class StepError extends Error {
-  constructor(readonly outcome: Outcome, message: string, readonly errno: string | null, readonly stuck = false) {
+  constructor(readonly outcome: Outcome, message: string, readonly errno: string | null, readonly stuck = false, readonly overrideLeft = false) {
     super(message);
   }
 }
@@ -73,6 +78,39 @@ async function bind(port: BindingPort, a: Extract<Action, { kind: 'bind' }>, t: 
   const { address, driver } = a;
   // Override first: from then on only `driver` can claim the device, so no probe hands it back to the host driver.
   await step(address, `writing driver_override=${driver}`, () => port.setOverride(address, driver));
+  try {
+    return await bindWithOverride(port, a, t);
+  } catch (err) {
+    throw await rollBackOverride(port, a, err, t);
+  }
+}
+
+/**
+ * A bind that failed after driver_override was written must not leave it behind: only `driver` could
+ * ever bind the device again, so the host driver is locked out until reboot. Clear it ("\n") and
+ * reprobe an unbound device so its host driver takes it back.
+ */
+async function rollBackOverride(port: BindingPort, a: Extract<Action, { kind: 'bind' }>, err: unknown, t: ApplyTimeouts): Promise<StepError> {
+  const e = err instanceof StepError ? err : new StepError('failed', messageOf(err), errnoOf(err));
+  if (e.outcome === 'vanished') return e;
+  const { address } = a;
+  try {
+    await port.clearOverride(address);
+  } catch (clearErr) {
+    const why = `${e.message}; clearing driver_override failed too (${errnoOf(clearErr)}): only ${a.driver} can bind it until it is cleared, so it is recorded and dropping it from the config clears it`;
+    return new StepError(e.outcome, why, e.errno, e.stuck, true);
+  }
+  // An unbind that hung is still in progress: the host driver gets it back once it returns.
+  if (!e.stuck && (await port.currentDriver(address)) === null) {
+    await port.probe(address, t.probeMs).catch(() => undefined);
+  }
+  const now = await port.currentDriver(address);
+  const where = now === 'missing' ? 'the device is gone' : now ? `now on ${now}` : 'no driver took it';
+  return new StepError(e.outcome, `${e.message}; driver_override rolled back (${where})`, e.errno, e.stuck);
+}
+
+async function bindWithOverride(port: BindingPort, a: Extract<Action, { kind: 'bind' }>, t: ApplyTimeouts): Promise<ActionResult> {
+  const { address, driver } = a;
   // What is bound now, not what the plan saw: a host driver's module may have loaded and claimed a
   // freshly hot-added device in between (udev autoload), or it may already be on `driver`.
   const current = await port.currentDriver(address);
@@ -125,6 +163,8 @@ async function runOne(port: BindingPort, a: Action, t: ApplyTimeouts): Promise<A
       try {
         await port.loadModule(a.driver, t.modprobeMs);
       } catch (err) {
+        // --root refuses to load into the running kernel: that message stands on its own.
+        if (errnoOf(err) === 'EROOTCONFINED') throw new StepError('failed', messageOf(err), 'EROOTCONFINED');
         // Under the unit (ProtectKernelModules=yes) only ExecStartPre can load modules.
         throw new StepError('failed', `modprobe ${a.driver} failed (${messageOf(err)}); load it at boot with \`echo ${a.driver.replace(/-/g, '_')} > /etc/modules-load.d/${a.driver}.conf\`, or \`systemctl restart pcie-passthroughd\`, which loads vfio-pci before start`, errnoOf(err));
       }
@@ -180,7 +220,8 @@ export async function applyActions(port: BindingPort, actions: Action[], timeout
       const e = err instanceof StepError ? err : new StepError('failed', messageOf(err), errnoOf(err));
       if (a.kind === 'load-driver') unavailable.set(a.driver, e.message);
       if (a.kind === 'set-reset-method') unresettable.set(a.address, e.message);
-      results.push({ action: a, outcome: e.outcome, message: e.message, errno: e.errno, stuck: e.stuck, previousDriver: null });
+      const previousDriver = a.kind === 'bind' ? a.from : null;
+      results.push({ action: a, outcome: e.outcome, message: e.message, errno: e.errno, stuck: e.stuck, previousDriver, ...(e.overrideLeft ? { overrideLeft: true } : {}) });
     }
   }
   return results;

@@ -37,6 +37,9 @@ export function updateOwned(state: OwnedState, results: ActionResult[], now: Dat
       delete devices[a.address];
     } else if (a.kind === 'bind' && r.outcome === 'vanished') {
       delete devices[a.address];
+    } else if (a.kind === 'bind' && r.overrideLeft) {
+      // Its driver_override still names our driver: a later release (config drop) must clear it.
+      devices[a.address] = { driver: a.driver, previousDriver: r.previousDriver, since: now.toISOString() };
     }
   }
   return { devices };

@@ -119,6 +119,9 @@ export function plan(input: PlanInput): Plan {
         verdicts.push(hostVerdict(d, `dropped from config: returning it to the host driver (on_remove = "release")`));
       } else if (stillOurs) {
         verdicts.push(hostVerdict(d, `dropped from config: left on ${mine.driver} (on_remove = "keep")`));
+      } else if (d.driverOverride !== null && d.driverOverride !== d.driver) {
+        // Not ours to clear (another tool may have set it), but never silent: it locks the host driver out.
+        verdicts.push(hostVerdict(d, `driver_override is set to ${d.driverOverride}, so no other driver can bind it (${d.driver ? `now on ${d.driver}` : 'now unbound'}); to give it back to its host driver: \`echo > /sys/bus/pci/devices/${d.address}/driver_override\` and \`echo ${d.address} > /sys/bus/pci/drivers_probe\``));
       } else {
         verdicts.push(hostVerdict(d, ''));
       }

@@ -41,6 +41,9 @@ const HINTS: Record<string, string> = {
   EROFS: 'read-only file system: is /sys mounted read-only (container)?',
 };
 
+/** Under --root, the only module loader that may run (tests point it at the fake kernel's modprobe). */
+export const ROOT_MODPROBE_ENV = 'PCIE_PASSTHROUGHD_ROOT_MODPROBE';
+
 export class SysfsWriteError extends Error {
   /** Errno name from the kernel (ENODEV, EBUSY, EINVAL, ENOENT …), ETIMEDOUT for a hung write, EMODPROBE for a failed modprobe. */
   readonly code: string;
@@ -145,11 +148,21 @@ export function createSysfsWriter(root: string): SysfsWriter {
       }
     },
     async loadModule(driver, timeoutMs) {
+      const command = `modprobe ${driver}`;
+      // modprobe always acts on the running kernel (-d only moves where it looks for modules), so under
+      // --root it would change the host: only a loader named for the tree may run, else refuse.
+      const program = root === '/' ? 'modprobe' : process.env[ROOT_MODPROBE_ENV];
+      if (!program) {
+        throw new SysfsWriteError(
+          'EROOTCONFINED',
+          command,
+          `not loading ${driver} under --root ${root}: modprobe would load it into the running kernel, not into ${root}. Load it into the tree's kernel yourself (so that ${under(root, SYS_PCI_DRIVERS)}/${driver} exists), or set ${ROOT_MODPROBE_ENV} to a module loader for that tree`,
+        );
+      }
       // Loaded on first use: execa is the heaviest module in the bundle and most runs never modprobe.
       const { execa } = await import('execa');
-      const result = await execa('modprobe', [driver], { timeout: timeoutMs, reject: false, stdin: 'ignore' });
+      const result = await execa(program, [driver], { timeout: timeoutMs, reject: false, stdin: 'ignore' });
       if (result.exitCode === 0 && !result.failed) return;
-      const command = `modprobe ${driver}`;
       if (result.timedOut) throw new SysfsWriteError('ETIMEDOUT', command, `${command} did not finish within ${(timeoutMs / 1000).toFixed(1)}s`);
       const spawnCode = (result as { code?: string }).code;
       if (spawnCode === 'ENOENT') throw new SysfsWriteError('ENOENT', command, `${command}: modprobe not found on PATH (install kmod)`);

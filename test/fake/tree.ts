@@ -655,6 +655,8 @@ export async function buildHost(dir: string, spec: HostSpec): Promise<FakeHost> 
   builder.build();
   const env: Record<string, string> = {
     FAKE_KERNEL_TREE: root,
+    // src/sysfs/writer.ts runs no modprobe under --root except this one, which loads into the tree.
+    PCIE_PASSTHROUGHD_ROOT_MODPROBE: join(FAKE_BIN, 'modprobe'),
     PATH: `${FAKE_BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${SHIM_PATH}`.trim(),
   };
