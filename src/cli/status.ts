@@ -5,6 +5,8 @@
 import type { ManagerState } from '../dbus/types.js';
 import { hex4, type Check, type PciDevice, type Verdict } from '../model.js';
 import type { HealthCheck } from '../health/assess.js';
+import { guestLabelWithStart } from '../guests/types.js';
+import type { GuestRef } from '../guests/usage.js';
 import { table } from './text.js';
 import { deviceView, type DeviceView } from './views.js';
 
@@ -87,6 +89,9 @@ export function deviceFromDbus(p: Props, local: PciDevice | undefined): DeviceVi
     resettable: p.Resettable === true,
     // Same words as `list`: the methods, "none" when the kernel cannot reset it.
     reset: p.Resettable === false ? 'none' : str(p.ResetMethod) || view.reset || '-',
+    usedBy: Array.isArray(p.UsedBy)
+      ? (p.UsedBy as unknown[][]).map((g) => ({ source: str(g[0]) === 'libvirt' ? 'libvirt' : 'pve', id: str(g[1]), name: str(g[2]), onboot: g[3] === true }) as GuestRef)
+      : view.usedBy,
     health: Array.isArray(p.Health)
       ? (p.Health as unknown[][]).map((h) => ({ name: str(h[0]), status: str(h[1]), message: str(h[2]) }) as HealthCheck)
       : view.health,
@@ -114,6 +119,9 @@ export function statusText(s: StatusView): string {
     .filter((h) => h.status !== 'pass' && !(h.name === 'config-space' && d.state === 'dead'))
     .map((h) => `${d.address}: ${h.status}: ${h.name}: ${h.message}`));
   if (findings.length) lines.push('', ...findings);
+  const guests = s.devices.filter((d) => d.usedBy.length > 0).map((d) => `${d.address}: used by ${d.usedBy.map(guestLabelWithStart).join(', ')}`);
+  const guestProblems = m.checks.filter((c) => c.name.startsWith('guest') && c.status !== 'pass').map((c) => `${c.status}: ${c.message}`);
+  if (guests.length || guestProblems.length) lines.push('', ...guests, ...guestProblems);
   return lines.join('\n');
 }
 

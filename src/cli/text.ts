@@ -1,3 +1,4 @@
+import { guestLabelWithStart } from '../guests/types.js';
 import type { Check, IommuReport } from '../model.js';
 import type { DeviceView, GroupView } from './views.js';
 import { deviceName } from './views.js';
@@ -22,6 +23,7 @@ export function devicesText(devices: DeviceView[]): string {
   ]);
   const notes = devices.flatMap((d) => [
     ...(d.reason ? [`${d.address}: ${d.state}: ${d.reason}`] : []),
+    ...(d.usedBy.length ? [`${d.address}: used by ${d.usedBy.map(guestLabelWithStart).join(', ')}`] : []),
     // The dead state's reason already says what the failing config-space check says.
     ...d.health.filter((c) => c.status !== 'pass' && !(c.name === 'config-space' && d.state === 'dead')).map((c) => `${d.address}: ${c.status}: ${c.name}: ${c.message}`),
     ...(d.claimReason ? [`${d.address}: claimed ${d.claim}: ${d.claimReason}`] : []),

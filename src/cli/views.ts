@@ -1,3 +1,4 @@
+import { usedByIndex, type GuestRef } from '../guests/usage.js';
 import { formatId, hex4, isBridge, type Check, type IommuReport, type PciDevice, type Plan, type Snapshot, type Verdict } from '../model.js';
 import type { ActionResult } from '../apply/apply.js';
 import { resetSummary, type HealthCheck } from '../health/assess.js';
@@ -39,9 +40,11 @@ export interface DeviceView {
   /** early | late | none (early claims); why in claimReason. */
   claim: 'early' | 'late' | 'none';
   claimReason: string;
+  /** Guests whose configuration names the device (Proxmox VE, libvirt). */
+  usedBy: GuestRef[];
 }
 
-export function deviceView(d: PciDevice | undefined, v: Verdict, health: HealthCheck[] = [], claim?: ClaimStatus): DeviceView {
+export function deviceView(d: PciDevice | undefined, v: Verdict, health: HealthCheck[] = [], claim?: ClaimStatus, usedBy: GuestRef[] = []): DeviceView {
   return {
     address: v.address,
     vendorId: d ? hex4(d.vendorId) : '',
@@ -69,13 +72,15 @@ export function deviceView(d: PciDevice | undefined, v: Verdict, health: HealthC
     openByVm: d?.openByVm ?? false,
     claim: claim?.claim ?? 'none',
     claimReason: claim?.reason ?? '',
+    usedBy,
   };
 }
 
 export function deviceViews(snapshot: Snapshot, plan: Plan, claims?: Map<string, ClaimStatus>): DeviceView[] {
   const byAddress = new Map(snapshot.devices.map((d) => [d.address, d]));
   const health = healthTable(snapshot, plan.verdicts);
-  return plan.verdicts.map((v) => deviceView(byAddress.get(v.address), v, health.get(v.address) ?? [], claims?.get(v.address)));
+  const usedBy = snapshot.guests ? usedByIndex(snapshot.guests, snapshot) : new Map<string, GuestRef[]>();
+  return plan.verdicts.map((v) => deviceView(byAddress.get(v.address), v, health.get(v.address) ?? [], claims?.get(v.address), usedBy.get(v.address) ?? []));
 }
 
 export function deviceName(d: Pick<DeviceView, 'vendorName' | 'deviceName' | 'vendorId' | 'deviceId'>): string {

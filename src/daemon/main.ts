@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { guestJournal } from '../guests/journal.js';
 import { busError, startBusService, type BusService, type BusTarget } from '../dbus/index.js';
 import { createLogger, type LogFormat } from '../log/logger.js';
 import { DEFAULT_CONFIG_PATH, under } from '../paths.js';
@@ -86,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
       metrics.configure(c.daemon.metricsTextfile);
       if (daemonStarted) armSchedule(c.daemon.checkSchedule);
     },
-    afterReconcile: [({ view, result }) => metrics.reconciled(view, result.results.some((r) => r.outcome === 'failed'))],
+    afterReconcile: [({ view, result }) => metrics.reconciled(view, result.results.some((r) => r.outcome === 'failed')), guestJournal(log)],
   });
 
   // Subscribe to uevents before the first scan, so nothing that happens in between is missed.

@@ -1,3 +1,4 @@
+import { usedByIndex, type GuestRef } from '../guests/usage.js';
 import type { DeviceProps, ManagerState, PublishedState } from '../dbus/types.js';
 import { DEVICE_STATES, isProblemState, type IommuReport, type PciDevice, type Snapshot, type Verdict } from '../model.js';
 import type { HealthCheck } from '../health/assess.js';
@@ -31,7 +32,7 @@ export function managerState(v: DaemonView): ManagerState {
   return 'ready';
 }
 
-function deviceProps(d: PciDevice | undefined, v: Verdict, health: HealthCheck[], claims: ClaimAssessment | null | undefined): DeviceProps {
+function deviceProps(d: PciDevice | undefined, v: Verdict, health: HealthCheck[], claims: ClaimAssessment | null | undefined, usedBy: GuestRef[]): DeviceProps {
   const claim = claims?.statuses.get(v.address);
   const name = d?.vendorName && d.deviceName ? `${d.vendorName} ${d.deviceName}` : (d?.deviceName ?? d?.vendorName ?? '');
   return {
@@ -56,6 +57,7 @@ function deviceProps(d: PciDevice | undefined, v: Verdict, health: HealthCheck[]
     OpenByVm: d?.openByVm ?? false,
     Claim: claim?.claim ?? 'none',
     ClaimReason: claim?.reason ?? '',
+    UsedBy: usedBy.map((g) => [g.source, g.id, g.name, g.onboot] as [string, string, string, boolean]),
   };
 }
 
@@ -63,6 +65,7 @@ export function publishedState(v: DaemonView): PublishedState {
   const byAddress = new Map((v.snapshot?.devices ?? []).map((d) => [d.address, d]));
   const managed = v.verdicts.filter((x) => x.managed);
   const health = v.snapshot ? healthTable(v.snapshot, v.verdicts) : new Map<string, HealthCheck[]>();
+  const usedBy = v.snapshot?.guests ? usedByIndex(v.snapshot.guests, v.snapshot) : new Map<string, GuestRef[]>();
   return {
     manager: {
       Version: v.version,
@@ -78,7 +81,7 @@ export function publishedState(v: DaemonView): PublishedState {
       BoundCount: managed.filter((x) => x.state === 'bound').length,
       LastReconcile: v.lastReconcileUs,
     },
-    devices: v.verdicts.filter((x) => byAddress.has(x.address) || x.managed).map((x) => deviceProps(byAddress.get(x.address), x, health.get(x.address) ?? [], v.claims)),
+    devices: v.verdicts.filter((x) => byAddress.has(x.address) || x.managed).map((x) => deviceProps(byAddress.get(x.address), x, health.get(x.address) ?? [], v.claims, usedBy.get(x.address) ?? [])),
   };
 }
 

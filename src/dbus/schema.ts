@@ -15,7 +15,7 @@ export interface ArgSpec {
 
 export interface PropertySpec {
   name: string;
-  type: 's' | 'b' | 'q' | 'u' | 'i' | 't' | 'a(sss)';
+  type: 's' | 'b' | 'q' | 'u' | 'i' | 't' | 'a(sss)' | 'a(sssb)';
   /** org.freedesktop.DBus.Property.EmitsChangedSignal: 'const' never changes for the object's lifetime. */
   emits: 'true' | 'const';
   /** Published instead of a value that does not fit the type (a bad value never breaks GetAll). */
@@ -56,7 +56,7 @@ export const MANAGER1: InterfaceSpec = {
     { name: 'IommuKind', type: 's', emits: 'true', fallback: 'none', doc: 'intel-vt-d | amd-vi | other | none.' },
     { name: 'IommuGroupCount', type: 'u', emits: 'true', fallback: 0, doc: 'Number of IOMMU groups.' },
     { name: 'InterruptRemapping', type: 's', emits: 'true', fallback: 'unknown', doc: 'enabled | not-seen | unknown | unsafe-allowed.' },
-    { name: 'Checks', type: 'a(sss)', emits: 'true', fallback: [], doc: 'IOMMU checks: (name, pass|warn|fail, message).' },
+    { name: 'Checks', type: 'a(sss)', emits: 'true', fallback: [], doc: 'IOMMU checks, then the guest checks (names starting with "guest"): (name, pass|warn|fail, message).' },
     { name: 'ConfigPath', type: 's', emits: 'true', fallback: '', doc: 'Configuration file in use.' },
     { name: 'ConfigError', type: 's', emits: 'true', fallback: '', doc: 'Why the configuration file was rejected (file:line:column: message); empty when it is valid.' },
     { name: 'ManagedCount', type: 'u', emits: 'true', fallback: 0, doc: 'Devices the configuration asks for.' },
@@ -105,6 +105,10 @@ export const DEVICE1: InterfaceSpec = {
     { name: 'OpenByVm', type: 'b', emits: 'true', fallback: false, doc: 'A VM has the device open (vfio-pci enable = 1); no member of its IOMMU group is released meanwhile.' },
     { name: 'Claim', type: 's', emits: 'true', fallback: 'none', doc: 'How this boot\'s claim went: early (on its target driver without ever being on a host driver) | late (a host driver bound first; ClaimReason says which and why) | none (unmanaged, or not bound yet).' },
     { name: 'ClaimReason', type: 's', emits: 'true', fallback: '', doc: 'One sentence for Claim, e.g. "bochs-drm bound first: bochs-drm is built into the kernel …"; empty for none.' },
+    {
+      name: 'UsedBy', type: 'a(sssb)', emits: 'true', fallback: [],
+      doc: 'Guests whose configuration names this device: (source pve | libvirt, guest id (Proxmox vmid, libvirt UUID), guest name, starts at boot (onboot / autostart)). Read from /etc/pve and /etc/libvirt, never written.',
+    },
   ],
   methods: [],
   signals: [],
@@ -161,6 +165,15 @@ export function coerce(spec: PropertySpec, value: unknown): { value: WireValue; 
     case 't': {
       const big = typeof value === 'bigint' ? value : typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : null;
       return big !== null && big >= 0n && big <= U64_MAX ? { value: big, problem: null } : bad(`not an unsigned 64-bit integer: ${describe(value)}`);
+    }
+    case 'a(sssb)': {
+      if (!Array.isArray(value)) return bad(`not an array: ${describe(value)}`);
+      const good = value.filter(
+        (row): row is [string, string, string, boolean] =>
+          Array.isArray(row) && row.length === 4 && row.slice(0, 3).every((c) => typeof c === 'string') && typeof row[3] === 'boolean',
+      );
+      const out = good.map(([a, b, c, d]) => [cleanString(a), cleanString(b), cleanString(c), d]);
+      return good.length === value.length ? { value: out, problem: null } : { value: out, problem: `${spec.name} (a(sssb)): dropped ${value.length - good.length} malformed row(s)` };
     }
     case 'a(sss)': {
       if (!Array.isArray(value)) return bad(`not an array: ${describe(value)}`);

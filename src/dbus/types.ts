@@ -48,6 +48,8 @@ export interface DeviceProps {
   /** early | late | none: how this boot's claim went (early claims) */
   Claim: string;
   ClaimReason: string;
+  /** D-Bus a(sssb): (source pve | libvirt, guest id, guest name, starts at boot). */
+  UsedBy: [source: string, id: string, name: string, onboot: boolean][];
 }
 
 export interface PublishedState {

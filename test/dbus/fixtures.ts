@@ -42,6 +42,7 @@ export function device(address: string, over: Partial<DeviceProps> = {}): Device
     OpenByVm: false,
     Claim: 'early',
     ClaimReason: 'claimed at boot (/etc/pcie-passthroughd/config.toml:3); never on a host driver',
+    UsedBy: [['pve', '100', 'win11', true]],
     ...over,
   };
 }

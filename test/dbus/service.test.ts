@@ -82,7 +82,9 @@ describe('reading', () => {
     expect(props?.Resettable).toEqual({ type: 'b', data: true });
     expect(props?.Health).toEqual({ type: 'a(sss)', data: [['reset', 'pass', 'reset methods: bus']] });
     expect(props?.Claim).toEqual({ type: 's', data: 'early' });
-    expect(Object.keys(props ?? {})).toHaveLength(21);
+    // busctl shows a(sssb) as JSON with the boolean as written.
+    expect(props?.UsedBy).toEqual({ type: 'a(sssb)', data: [['pve', '100', 'win11', true]] });
+    expect(Object.keys(props ?? {})).toHaveLength(22);
   });
 
   it('introspection lets busctl walk the tree and shows const/emits-change flags', async () => {
