@@ -27,10 +27,10 @@ export function parseResourceFile(text: string): DeviceHealthFacts['memoryBars']
 export function readDeviceHealth(dir: string, classCode: number, configAllOnes: boolean): DeviceHealthFacts {
   // Documentation/ABI/testing/sysfs-bus-pci: `reset` is created only when the kernel can reset the
   // function; `reset_method` (5.15+) likewise, and reads the enabled methods space-separated.
-  const resettable = existsSync(dir + '/reset');
-  const methods = resettable ? readText(dir + '/reset_method') : null;
+  // One read on 5.15+ kernels: reset_method exists only where reset does.
+  const methods = readText(dir + '/reset_method');
   return {
-    resettable,
+    resettable: methods !== null || existsSync(dir + '/reset'),
     resetMethods: methods === null ? null : methods.trim().split(/\s+/).filter(Boolean),
     configAllOnes,
     // Only a GPU can hold the firmware's boot framebuffer; other devices skip the read.
