@@ -13,6 +13,9 @@ if [ "$(cat "$OUT/bound-after.rc")" != 0 ]; then
 fi
 run object-after wait_for 30 dev_prop "$A" State
 run state-added dev_prop "$A" State
+run claim-added dev_prop "$A" Claim
+run dmesg-added dmesg
+run add-to-bound ./add-to-bound.sh "$A"
 run lspci-added lspci -nnk -s "$A"
 run devices-added /usr/local/lib/vm-test/collect-devices.sh
 run journal-added journalctl -b -u pcie-passthroughd -o cat --no-pager
