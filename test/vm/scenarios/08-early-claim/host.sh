@@ -22,7 +22,7 @@ check() {
   expect_grep "boot 2: the console VGA 00:01.0 still got bochs-drm" "$O/dmesg.txt" 'bochs-drm 0000:00:01\.0|for 0000:00:01\.0 on minor'
   expect_grep "boot 2: journal says claimed early" "$O/daemon-journal.txt" '0000:01:00\.0: claimed early: claimed at boot'
   expect_no_grep "boot 2: the daemon unbound nothing" "$O/daemon-journal.txt" 'bound to vfio-pci \(was '
-  expect_grep "boot 2: status shows the claim" "$O/ctl-status.txt" '0000:01:00\.0: claimed early'
+  expect_grep "boot 2: list shows the claim" "$O/ctl-list.txt" "0000:01:00\\.0: claimed early"
   echo "  info  boot 2: claim of 01:00.0 ran at $(cat "$O/claim-uptime.txt" 2>/dev/null) s of uptime (before coldplug)"
   expect_eq "boot 2: dropped from config: GPU released to bochs-drm" "$(rc_of released)" 0
   expect_no_grep "boot 2: the claims lost 01:00.0/01:00.1 once dropped" "$O/claims-dropped.txt" '^claim 0000:01:00\.'
