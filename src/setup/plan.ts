@@ -8,7 +8,7 @@ import { cmdlineHowTo } from '../iommu/cmdline.js';
 import { firmwareAdvice, iommuFamily } from '../iommu/fix.js';
 import { unifiedDiff } from './diff.js';
 import { assignmentLine, findAssignment, GRUB_VARS, quotable, type GrubAssignment, type GrubVar } from './grub.js';
-import { editArgs, missingParams, type ParamChange } from './kernel-params.js';
+import { editArgs, missingParams, splitArgs, type ParamChange } from './kernel-params.js';
 import { INITRAMFS_MODULES, MODULES_FILE, MODULES_FILE_TEXT, unlistedVfioModules, virqfdIsGone, withoutVirqfd } from './modules.js';
 import type { FileEdit, FirmwareProblem, PlannedCommand, Refusal, SetupInput, SetupPlan } from './types.js';
 
@@ -80,20 +80,20 @@ function byHandText(changes: ParamChange[], where: string, update: string): stri
 
 function planKernelCmdline(input: SetupInput, edits: Edits, refused: Refusal[], source: Extract<CmdlineSource, { kind: 'kernel-cmdline' }>): ParamChange[] {
   const text = input.files[KERNEL_CMDLINE] ?? null;
-  if (text === null) {
-    const needed = neededOnRunningCmdline(input);
-    if (needed.length) refused.push({ path: KERNEL_CMDLINE, line: null, problem: `${KERNEL_CMDLINE} does not exist`, byHand: byHandText(needed, `${KERNEL_CMDLINE} (one line)`, source.update) });
-    return [];
-  }
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  // Without the file, proxmox-boot-tool and kernel-install take /proc/cmdline minus initrd= and
+  // BOOT_IMAGE=; the file is created from exactly that, so nothing else changes at the next refresh.
+  const lines = text === null
+    ? [splitArgs(input.facts.cmdline).filter((t) => !/^(initrd|BOOT_IMAGE)=/.test(t)).join(' ')].filter(Boolean)
+    : text.split('\n').map((l) => l.trim()).filter(Boolean);
   const removed = editArgs(lines.join(' '));
   const adds = missingParams(input.facts, removed.args, input.options);
   const final = editArgs(removed.args, adds);
   const changes = [...removed.changes, ...adds];
   // kernel-install joins lines, but proxmox-boot-tool copies the file verbatim into `options`.
   const multiLine = lines.length > 1;
-  if (changes.length === 0 && !multiLine) return [];
-  const why = [...changeReasons(changes), ...(multiLine ? [`join its ${lines.length} lines into one (the boot loader entry takes one line)`] : [])];
+  if (changes.length === 0 && (!multiLine || text === null)) return [];
+  const created = text === null ? [`create it from the running kernel's command line, which \`${source.update}\` uses while it is missing`] : [];
+  const why = [...created, ...changeReasons(changes), ...(multiLine ? [`join its ${lines.length} lines into one (the boot loader entry takes one line)`] : [])];
   for (const reason of why) edits.set(KERNEL_CMDLINE, `${final.args}\n`, reason, `kernel command line (${describeChanges(changes) || 'one line'})`);
   return changes;
 }

@@ -150,6 +150,23 @@ describe('pcie-passthroughctl setup on Proxmox VE, systemd-boot (ZFS, UEFI)', ()
   });
 });
 
+describe('pcie-passthroughctl setup on Proxmox VE without /etc/kernel/cmdline', () => {
+  it('creates it from the running command line (what proxmox-boot-tool falls back to), with intel_iommu=on', async () => {
+    const { spec, overrides } = pveSystemdBoot();
+    const h = await buildSetupHost(spec, { ...overrides, files: { ...overrides.files, 'etc/kernel/cmdline': null } });
+    hosts.push(h);
+    const r = await setup(h, '--yes');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.json.edits[0]).toMatchObject({
+      path: '/etc/kernel/cmdline',
+      created: true,
+      why: ["create it from the running kernel's command line, which `proxmox-boot-tool refresh` uses while it is missing", 'add intel_iommu=on: this kernel does not enable the Intel IOMMU by default (no CONFIG_INTEL_IOMMU_DEFAULT_ON=y in /boot/config-6.8.12-4-pve)'],
+      diff: '--- /dev/null\n+++ /etc/kernel/cmdline\n@@ -0,0 +1 @@\n+root=ZFS=rpool/ROOT/pve-1 boot=zfs intel_iommu=on\n',
+    });
+    expect(r.json.commands.map((c) => c.argv.join(' '))).toEqual(['proxmox-boot-tool refresh']);
+  });
+});
+
 describe('pcie-passthroughctl setup with GRUB', () => {
   it('Proxmox VE with GRUB through proxmox-boot-tool: GRUB_CMDLINE_LINUX_DEFAULT, then proxmox-boot-tool refresh', async () => {
     const h = await host(pveGrub);
