@@ -10,7 +10,7 @@ import { createSysfsWriter } from '../sysfs/writer.js';
 import { EXIT, UsageError } from './exit.js';
 import type { CliOptions } from './main.js';
 import { describeAction } from '../plan/describe.js';
-import { checksText, devicesText, groupsText } from './text.js';
+import { checksText, devicesText, groupsText, iommuLine } from './text.js';
 import { checkView, deviceViews, groupViews, resultView, worstStatus } from './views.js';
 import { readDirectly } from './direct.js';
 import { assessClaims, withClaimChecks } from '../claim/assess.js';
@@ -66,26 +66,45 @@ export async function runLocalCommand(command: string, opts: CliOptions, out: Pr
     }
     case 'list':
     case 'plan': {
-      const config = await configOrReport(opts, err);
-      if (!config) return EXIT.failure;
+      const loaded = await loadConfig(opts.config, opts.root);
+      // plan without a valid config would only mislead; list still shows the devices, with the error.
+      if (!loaded.ok && command === 'plan') {
+        for (const e of loaded.errors) err(formatConfigError(e));
+        err(`pcie-passthroughctl: ${opts.config} has ${loaded.errors.length} error(s); nothing was planned`);
+        if (opts.json) out(JSON.stringify({ configPath: opts.config, configError: loaded.errors.map(formatConfigError).join('\n'), actions: [], devices: [], unmatched: [] }, null, 2));
+        return EXIT.failure;
+      }
+      const config = loaded.ok ? loaded.config : EMPTY_CONFIG(opts.config);
+      const configError = loaded.ok ? null : loaded.errors.map(formatConfigError).join('\n');
       const [snapshot, owned] = await Promise.all([observe(opts.root), readOwned(opts.root)]);
       const { plan, importProblems, report } = assess(config, snapshot, owned.state);
       for (const p of importProblems) err(`warning: ${formatConfigError(p)}`);
       const claims = await assessClaims(opts.root, { config, snapshot, verdicts: plan.verdicts, report, owned: owned.state });
       const devices = deviceViews(snapshot, plan, claims.statuses);
+      for (const u of plan.unmatched) err(`warning: ${u}`);
+      const configLine = `Config: ${opts.config}${loaded.ok ? (loaded.missing ? ' (absent: no devices configured)' : ` (${config.devices.length} entr${config.devices.length === 1 ? 'y' : 'ies'})`) : ' (INVALID, see the errors; nothing is managed)'}`;
       if (command === 'list') {
-        out(opts.json ? JSON.stringify({ devices, unmatched: plan.unmatched }, null, 2) : devicesText(devices));
-        return EXIT.ok;
+        if (opts.json) {
+          out(JSON.stringify({ configPath: opts.config, configError, iommu: { enabled: report.enabled, kind: report.kind, groupCount: report.groupCount, interruptRemapping: report.interruptRemapping }, devices, unmatched: plan.unmatched }, null, 2));
+        } else {
+          out(`${iommuLine(report)}\n${configLine}\n\n${devicesText(devices)}`);
+        }
+        if (!loaded.ok) {
+          for (const e of loaded.errors) err(formatConfigError(e));
+          err(`pcie-passthroughctl: ${opts.config} has ${loaded.errors.length} error(s)`);
+          return EXIT.failure;
+        }
+        return plan.unmatched.length || plan.verdicts.some((v) => v.state === 'missing') ? EXIT.warning : EXIT.ok;
       }
       const managed = devices.filter((d) => d.managed || d.reason);
       if (opts.json) {
-        out(JSON.stringify({ actions: plan.actions, devices: managed, unmatched: plan.unmatched }, null, 2));
+        out(JSON.stringify({ configPath: opts.config, configError, actions: plan.actions, devices: managed, unmatched: plan.unmatched }, null, 2));
       } else {
+        out(configLine);
         out(plan.actions.length ? plan.actions.map(describeAction).join('\n') : 'Nothing to do.');
         if (managed.length) out(`\n${devicesText(managed)}`);
-        for (const u of plan.unmatched) out(u);
       }
-      return managedExit(plan.verdicts, true);
+      return plan.unmatched.length ? EXIT.warning : managedExit(plan.verdicts, true);
     }
     case 'metrics': {
       const direct = await readDirectly(opts);

@@ -3,8 +3,23 @@ import { VERSION } from '../version.js';
 import { DEFAULT_CONFIG_PATH } from '../paths.js';
 import { EXIT, UsageError } from './exit.js';
 import { runLocalCommand } from './local.js';
+import { COMMAND_HELP, commandHelp } from './help.js';
+import { existsSync, statSync } from 'node:fs';
+import { under } from '../paths.js';
+
+const HINT = "Try 'pcie-passthroughctl --help'.";
+
+/** parseArgs' messages are long and quote oddly; one line naming the option is enough. */
+function parseError(e: unknown): string {
+  const { code, message } = e as { code?: string; message: string };
+  const option = /'(-[^']*)'/.exec(message)?.[1] ?? '';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${option.split(/\s/)[0] ?? option}`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `option ${option.replace(/ <value>$/, '').split(/[ ,]/).filter((w) => w.startsWith('--'))[0] ?? option} needs a value`;
+  return message;
+}
 
 const USAGE = `Usage: pcie-passthroughctl [--root DIR] [--config FILE] [--json] COMMAND
+       pcie-passthroughctl help COMMAND   (or COMMAND --help): what one command does and its exit codes
 
 Commands:
   list        every PCI device (like lspci -nnk) with its IOMMU group and passthrough state
@@ -47,6 +62,13 @@ export interface CliOptions {
 
 /** Commands that take operands, and how many. */
 const OPERANDS: Record<string, number> = { who: 1 };
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 export async function main(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   let parsed;
@@ -69,12 +91,26 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
       },
     });
   } catch (e) {
-    err(`pcie-passthroughctl: ${(e as Error).message}\n${USAGE}`);
+    err(`pcie-passthroughctl: ${parseError(e)}\n${HINT}`);
     return EXIT.usage;
   }
   const { values, positionals } = parsed;
+  if (positionals[0] === 'help') {
+    const topic = positionals[1];
+    if (!topic) {
+      out(USAGE);
+      return EXIT.ok;
+    }
+    const text = commandHelp(topic);
+    if (!text) {
+      err(`pcie-passthroughctl: no help for "${topic}": not a command\n${HINT}`);
+      return EXIT.usage;
+    }
+    out(text);
+    return EXIT.ok;
+  }
   if (values.help) {
-    out(USAGE);
+    out((positionals[0] && commandHelp(positionals[0])) || USAGE);
     return EXIT.ok;
   }
   if (values.version) {
@@ -82,14 +118,32 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
     return EXIT.ok;
   }
   const [command, ...rest] = positionals;
-  const operands = command ? (OPERANDS[command] ?? 0) : 0;
-  if (!command || rest.length > operands) {
-    err(command ? `pcie-passthroughctl: unexpected argument "${rest[operands]}"\n${USAGE}` : USAGE);
+  if (!command) {
+    err(USAGE);
+    return EXIT.usage;
+  }
+  if (!(command in COMMAND_HELP)) {
+    err(`pcie-passthroughctl: unknown command "${command}"\n${HINT}`);
+    return EXIT.usage;
+  }
+  const operands = OPERANDS[command] ?? 0;
+  if (rest.length > operands) {
+    err(`pcie-passthroughctl: ${command}: unexpected argument "${rest[operands] ?? ''}"\nTry 'pcie-passthroughctl ${command} --help'.`);
     return EXIT.usage;
   }
   if (rest.length < operands) {
-    err(`pcie-passthroughctl: ${command} needs a PCI address, e.g. \`pcie-passthroughctl ${command} 01:00.0\`\n${USAGE}`);
+    err(`pcie-passthroughctl: ${command} needs a PCI address, e.g. \`pcie-passthroughctl ${command} 01:00.0\`\nTry 'pcie-passthroughctl ${command} --help'.`);
     return EXIT.usage;
+  }
+  const root = values.root ?? '/';
+  if (!isDirectory(root)) {
+    err(`pcie-passthroughctl: --root ${root}: no such directory`);
+    return EXIT.usage;
+  }
+  // Only the default path may be absent (then: no devices); a file named on the command line must exist.
+  if (values.config !== undefined && !existsSync(under(root, values.config))) {
+    err(`pcie-passthroughctl: --config ${values.config}: no such file${root !== '/' ? ` (looked up below --root ${root})` : ''}`);
+    return EXIT.failure;
   }
   const opts: CliOptions = {
     root: values.root ?? '/',
@@ -112,7 +166,7 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
     return await runLocalCommand(command, opts, out, err);
   } catch (e) {
     if (e instanceof UsageError) {
-      err(`pcie-passthroughctl: ${e.message}\n${USAGE}`);
+      err(`pcie-passthroughctl: ${e.message}\n${HINT}`);
       return EXIT.usage;
     }
     err(`pcie-passthroughctl: ${(e as Error).message}`);

@@ -55,10 +55,14 @@ export function groupsText(groups: GroupView[]): string {
 
 const MARK: Record<Check['status'], string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL' };
 
-export function checksText(report: IommuReport): string {
-  const head = report.enabled
+export function iommuLine(report: IommuReport): string {
+  return report.enabled
     ? `IOMMU on (${report.kind}, ${report.groupCount} groups), interrupt remapping: ${report.interruptRemapping}`
     : 'IOMMU off: DMA remapping is not active';
+}
+
+export function checksText(report: IommuReport): string {
+  const head = iommuLine(report);
   const rows = report.checks.map((c) => [MARK[c.status], c.name, c.message]);
-  return `${head}\n${table(['', 'CHECK', 'RESULT'], rows)}`;
+  return `${head}\n${table(['STATUS', 'CHECK', 'RESULT'], rows)}`;
 }
