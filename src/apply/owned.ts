@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { OwnedState } from '../model.js';
+import type { Address, OwnedState } from '../model.js';
 import { STATE_FILE, under } from '../paths.js';
 import type { ActionResult } from './apply.js';
 
@@ -24,6 +24,26 @@ export async function readOwned(root: string): Promise<{ state: OwnedState; prob
     // fall through
   }
   return { state: { devices: {} }, problem: `${path} is not valid state; starting with an empty record (devices stay as they are)` };
+}
+
+/**
+ * Pure: devices the early-claim helper took at add (its records in /run/pcie-passthroughd/claimed/)
+ * are ours as much as those the daemon bound, so a config drop releases them too. Only while the device
+ * is still on the claimed driver; what the daemon recorded itself wins.
+ */
+export function withEarlyClaims(
+  state: OwnedState,
+  records: Map<Address, { driver: string; hostDriver: string | null }>,
+  currentDriver: (address: Address) => string | null | undefined,
+  now: Date,
+): OwnedState {
+  let devices: OwnedState['devices'] | null = null;
+  for (const [address, record] of records) {
+    if (state.devices[address] || currentDriver(address) !== record.driver) continue;
+    devices ??= { ...state.devices };
+    devices[address] = { driver: record.driver, previousDriver: record.hostDriver, since: now.toISOString() };
+  }
+  return devices ? { devices } : state;
 }
 
 /** Pure: the record after a run's results. */

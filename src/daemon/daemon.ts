@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { readOwned, writeOwned } from '../apply/owned.js';
+import { readOwned, withEarlyClaims, writeOwned } from '../apply/owned.js';
+import { readClaimRecords } from '../claim/files.js';
 import type { ApplyTimeouts, BindingPort } from '../apply/apply.js';
 import { formatConfigError, type ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
@@ -184,6 +185,8 @@ export class Daemon {
         if (observed.devices.find((d) => d.address === a)?.driver !== s.driver) this.stuck.delete(a);
       }
       for (const driver of this.unloadable.keys()) if (observed.drivers.includes(driver)) this.unloadable.delete(driver);
+      const drivers = new Map(observed.devices.map((d) => [d.address, d.driver]));
+      this.owned = withEarlyClaims(this.owned, await readClaimRecords(this.o.root), (a) => drivers.get(a), new Date());
       result = await reconcileOnce({
         root: this.o.root, port: this.o.port, config: this.config, owned: this.owned, stuck: this.stuckRecord(), timeouts: this.o.timeouts, observed,
         observe: () => this.look(),
