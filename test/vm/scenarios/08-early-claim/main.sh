@@ -19,6 +19,9 @@ run daemon-journal journalctl -b -u pcie-passthroughd -o cat --no-pager
 case $BOOT in
   1) run bound-1 wait_for 90 is_driver $B vfio-pci; exit 100 ;;
   2)
+    # What boot 2 looked like before the drop (the end-of-boot collection runs after it).
+    run lspci-before-drop lspci -nnk
+    run dmesg-before-drop dmesg
     cp config-dropped.toml /etc/pcie-passthroughd/config.toml.new && mv /etc/pcie-passthroughd/config.toml.new /etc/pcie-passthroughd/config.toml
     run released wait_for 90 is_driver $A bochs-drm
     run claims-dropped sh -c 'sleep 2; cat /etc/pcie-passthroughd/early/claims'
