@@ -1,5 +1,6 @@
 /** What the daemon would publish, computed here from sysfs and the config (status without a daemon, metrics). */
 import { readOwned } from '../apply/owned.js';
+import { assessClaims, withClaimChecks } from '../claim/assess.js';
 import { formatConfigError, type ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
 import { managerState, type DaemonView } from '../daemon/publish.js';
@@ -32,21 +33,23 @@ export async function readDirectly(opts: Pick<CliOptions, 'root' | 'config'>): P
   const configErrors = loaded.ok ? [] : loaded.errors;
   const [snapshot, owned] = await Promise.all([observe(opts.root), readOwned(opts.root)]);
   const { report, plan } = assess(config, snapshot, owned.state);
+  // The same claim status and checks the daemon publishes after a reconcile (it runs this same assessment).
+  const claims = await assessClaims(opts.root, { config, snapshot, verdicts: plan.verdicts, report, owned: owned.state });
   const view: DaemonView = {
     version: VERSION, configPath: opts.config, configErrors, report, snapshot, verdicts: plan.verdicts,
-    requireIommu: config.daemon.requireIommu, lastReconcileUs: 0n,
+    requireIommu: config.daemon.requireIommu, lastReconcileUs: 0n, claims,
   };
   const managed = plan.verdicts.filter((v) => v.managed);
   const manager: ManagerView = {
     version: VERSION,
     state: managerState(view),
     iommu: { enabled: report.enabled, kind: report.kind, groupCount: report.groupCount, interruptRemapping: report.interruptRemapping },
-    checks: report.checks,
+    checks: withClaimChecks(report.checks, claims.checks),
     configPath: opts.config,
     configError: configErrors.length ? configErrors.map(formatConfigError).join('\n') : null,
     managedCount: managed.length,
     boundCount: managed.filter((v) => v.state === 'bound').length,
     lastReconcile: null,
   };
-  return { view, manager, devices: deviceViews(snapshot, plan), actions: plan.actions, configErrors };
+  return { view, manager, devices: deviceViews(snapshot, plan, claims.statuses), actions: plan.actions, configErrors };
 }

@@ -91,3 +91,30 @@ describe('early claims kept by the daemon', () => {
     expect(await prop(SEED.gpu, 'ClaimReason')).toMatch(/^nvidia bound first: nvidia was loaded already and took the device inside the kernel's device_add/);
   });
 });
+
+describe('early claims in a status read directly (daemon not running)', () => {
+  it('shows each device\'s claim and the initramfs check exactly as the daemon published them', async () => {
+    writeConfig(`[[device]]\naddress = "${SEED.gpu}"\nfunctions = "all"\n\n[[device]]\naddress = "${SEED.spareNic}"\n`);
+    daemon = startDaemon(host, bus.address, []);
+    await daemon.waitForLog((l) => l.msg === 'ready');
+    await daemon.waitForLog((l) => l.msg.startsWith(`${SEED.gpu}: claimed late`));
+    type Doc = { source: string; manager: { checks: { name: string; status: string; message: string }[] }; devices: { address: string; managed: boolean; claim: string; claimReason: string }[] };
+    const status = async (): Promise<Doc> => JSON.parse((await runCtl(['--root', host.root, '--bus', bus.address, 'status', '--json'], host.env)).stdout) as Doc;
+    const claims = (d: Doc): [string, string, string][] => d.devices.filter((x) => x.managed).map((x) => [x.address, x.claim, x.claimReason]);
+    const initramfsCheck = (d: Doc): unknown => d.manager.checks.find((c) => c.name === 'initramfs-claims');
+
+    const published = await status();
+    expect(published.source).toBe('daemon');
+    expect(claims(published).find(([a]) => a === SEED.gpu)?.[1]).toBe('late');
+    expect(initramfsCheck(published)).toBeDefined();
+    await daemon.stop();
+    daemon = null;
+
+    const direct = await status();
+    expect(direct.source).toBe('direct');
+    expect(claims(direct)).toEqual(claims(published));
+    expect(initramfsCheck(direct)).toEqual(initramfsCheck(published));
+    const text = await runCtl(['--root', host.root, '--bus', bus.address, 'status'], host.env);
+    expect(text.stdout).toMatch(new RegExp(`^${SEED.gpu.replace(/\./g, '\\.')}: claimed late: nvidia bound first: `, 'm'));
+  });
+});
