@@ -4,6 +4,8 @@
  * Reads a few small files; the decisions are the pure functions of generate/status/initramfs.
  */
 import { entriesFromModprobe } from '../config/modprobe.js';
+import { guestEntries, guestsUncertain } from '../guests/follow.js';
+import { EMPTY_INVENTORY } from '../guests/types.js';
 import { formatId, type Address, type Check, type Config, type DeviceEntry, type IommuFacts, type IommuReport, type OwnedState, type PciDevice, type Snapshot, type Verdict } from '../model.js';
 import { matchesIdentity } from '../plan/select.js';
 import { claimFor, generateClaims, renderClaims, type Claim } from './generate.js';
@@ -19,6 +21,11 @@ export interface ClaimAssessment {
   initramfs: InitramfsVerdict;
   /** Checks to show next to the IOMMU ones (same names replace them). */
   checks: Check[];
+  /**
+   * Why the claims file must be kept as it is now (a followed guest source cannot be read: its guests are
+   * unknown, not gone, and the claims written now would lack their devices); null when it may be written.
+   */
+  hold: string | null;
 }
 
 export interface ClaimInputs {
@@ -84,7 +91,10 @@ export async function assessClaims(root: string, input: ClaimInputs): Promise<Cl
   const { config, snapshot, verdicts, report, owned } = input;
   const bindingAllowed = report.enabled || !config.daemon.requireIommu;
   const imported = importedEntries(config, snapshot.iommu);
-  const generated = generateClaims({ config, imported, devices: snapshot.devices, verdicts, bindingAllowed });
+  const guests = snapshot.guests ?? EMPTY_INVENTORY;
+  const follow = config.daemon.followGuests ?? 'none';
+  const followed = guestEntries(guests, follow, snapshot);
+  const generated = generateClaims({ config, imported, followed, devices: snapshot.devices, verdicts, bindingAllowed });
   const text = renderClaims(generated.claims);
   const release = snapshot.iommu.kernelRelease;
 
@@ -116,7 +126,9 @@ export async function assessClaims(root: string, input: ClaimInputs): Promise<Cl
   const configOnly = generateClaims({ config, imported: [], devices: snapshot.devices, verdicts, bindingAllowed }).claims;
   const ids = modprobeIdsCheck(report.checks.find((c) => c.name === 'modprobe-ids'), snapshot.iommu, configOnly, snapshot.devices);
   const checks = [initramfs.check, ...(ids ? [ids] : [])];
-  return { text, claims: generated.claims, problems: generated.problems, statuses, initramfs, checks };
+  const unreadable = Object.entries(guests.sources).filter(([, st]) => st.state === 'unavailable').map(([name, st]) => `${name}: ${st.detail}`);
+  const hold = guestsUncertain(guests, follow) ? `the guest configuration cannot be read now (${unreadable.join('; ')})` : null;
+  return { text, claims: generated.claims, problems: generated.problems, statuses, initramfs, checks, hold };
 }
 
 /** The report's checks with the claim checks laid over them (same name replaces, new ones appended). */

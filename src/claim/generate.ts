@@ -4,7 +4,7 @@
  * host driver module is loaded for it. Pure: config + imported `ids=` + the planner's verdicts → lines.
  */
 import { ANY_ID, slotOf, type Address, type Config, type DeviceEntry, type PciDevice, type Verdict } from '../model.js';
-import { matchesIdentity } from '../plan/select.js';
+import { matchesIdentity, selectDevices } from '../plan/select.js';
 
 export interface Claim {
   /** `skip`: never claim this address (a device the guard blocks); skips are matched first. */
@@ -27,6 +27,8 @@ export interface ClaimInput {
   config: Config;
   /** Entries imported from `options vfio-pci ids=` (empty when import_modprobe = false). */
   imported: DeviceEntry[];
+  /** Entries from follow_guests (guest configs): claimed only where no config or imported entry names the device. */
+  followed?: DeviceEntry[];
   devices: PciDevice[];
   verdicts: Verdict[];
   /** False when nothing may be bound (IOMMU off with require_iommu = true): then there are no claims at all. */
@@ -106,35 +108,49 @@ export function generateClaims(input: ClaimInput): ClaimSet {
   const siblingsOf = (d: PciDevice): PciDevice[] =>
     devices.filter((s) => s.address !== d.address && slotOf(s.address) === slotOf(d.address) && !blocked.has(s.address));
 
-  for (const e of [...config.devices, ...input.imported]) {
+  const claimsOf = (e: DeviceEntry): Claim[] => {
     const driver = e.driver ?? config.daemon.driver;
     if (!DRIVER.test(driver)) {
       problems.push(`${originOf(e)}: driver "${cleanText(driver)}" cannot be claimed early (not a kernel driver name)`);
-      continue;
+      return [];
     }
     if (e.address) {
       if (!ADDRESS.test(e.address)) {
         problems.push(`${originOf(e)}: address "${cleanText(e.address)}" cannot be claimed early`);
-        continue;
+        return [];
       }
-      if (blocked.has(e.address)) continue;
-      out.push(pinned(e.address, e, driver));
-      if (e.functions !== 'all') continue;
+      if (blocked.has(e.address)) return [];
+      const mine = [pinned(e.address, e, driver)];
+      if (e.functions !== 'all') return mine;
       const d = byAddress.get(e.address);
       if (d && matchesIdentity(e, d)) {
-        for (const s of siblingsOf(d)) out.push(observed(s, e, driver));
+        for (const s of siblingsOf(d)) mine.push(observed(s, e, driver));
       } else if (!d && !e.id && !e.subsystem && !e.classMatch) {
         // Slot not present now and nothing pinned: every function that appears there is meant.
-        out.push({ ...pinned(`${slotOf(e.address)}.*`, e, driver), origin: `${originOf(e)} (functions = "all")` });
+        mine.push({ ...pinned(`${slotOf(e.address)}.*`, e, driver), origin: `${originOf(e)} (functions = "all")` });
       }
-      continue;
+      return mine;
     }
-    if (!e.id && !e.subsystem && !e.classMatch) continue; // the parser never produces this; claim nothing
-    out.push(pinned(null, e, driver));
+    if (!e.id && !e.subsystem && !e.classMatch) return []; // the parser never produces this; claim nothing
+    const mine = [pinned(null, e, driver)];
     if (e.functions === 'all') {
       for (const d of devices.filter((x) => matchesIdentity(e, x) && !blocked.has(x.address))) {
-        for (const s of siblingsOf(d)) out.push(observed(s, e, driver));
+        for (const s of siblingsOf(d)) mine.push(observed(s, e, driver));
       }
+    }
+    return mine;
+  };
+
+  const own = [...config.devices, ...input.imported];
+  for (const e of own) out.push(...claimsOf(e));
+  // A guest's device that an entry of the config (or modprobe.d) names is that entry's alone, as in the planner:
+  // its driver, its identity pin; no guest line may claim the device when the entry's pin refuses it.
+  const covered = configCovers(own, devices, config.daemon.driver);
+  for (const e of input.followed ?? []) {
+    const label = e.guest ? ` (${e.guest})` : '';
+    for (const c of claimsOf(e)) {
+      if (c.address !== null && !c.address.endsWith('*') && covered(c.address)) continue;
+      out.push({ ...c, origin: `${c.origin}${label}` });
     }
   }
 
@@ -147,6 +163,15 @@ export function generateClaims(input: ClaimInput): ClaimSet {
   });
   claims.sort((a, b) => rank(a) - rank(b) || (a.address ?? '').localeCompare(b.address ?? ''));
   return { claims, problems };
+}
+
+/** Addresses the config's own entries name: selected among present devices, named exactly, or a named absent slot's. */
+function configCovers(entries: DeviceEntry[], devices: PciDevice[], defaultDriver: string): (a: Address) => boolean {
+  const selected = selectDevices(entries, devices, defaultDriver).wants;
+  const present = new Set(devices.map((d) => d.address));
+  const named = new Set(entries.flatMap((e) => (e.address ? [e.address] : [])));
+  const absentSlots = new Set(entries.flatMap((e) => (e.address && e.functions === 'all' && !present.has(e.address) ? [slotOf(e.address)] : [])));
+  return (a) => selected.has(a) || named.has(a) || absentSlots.has(slotOf(a));
 }
 
 function hexOrAny(n: number | null, width: number): string {

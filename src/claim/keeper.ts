@@ -12,6 +12,7 @@ export class EarlyClaimKeeper {
   private said = new Map<Address, string>();
   private saidProblems = '';
   private saidInitramfs = '';
+  private saidHold = '';
 
   constructor(private readonly root: string, private readonly log: Logger) {}
 
@@ -23,8 +24,11 @@ export class EarlyClaimKeeper {
       this.log.error(`early claims: ${(err as Error).message}`);
       return null;
     }
-    // Without a good config the last claims stay in force, like the bindings.
-    if (input.hasGoodConfig) {
+    // Without a good config the last claims stay in force, like the bindings; likewise while followed guests are unknown.
+    const hold = a.hold ?? '';
+    if (hold && hold !== this.saidHold) this.log.warn(`early claims: ${EARLY_CLAIMS_FILE} is kept as it is: ${hold}`);
+    this.saidHold = hold;
+    if (input.hasGoodConfig && !hold) {
       try {
         if (await writeClaimsFile(this.root, a.text)) {
           const n = a.claims.filter((c) => c.kind === 'claim').length;

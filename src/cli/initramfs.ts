@@ -40,6 +40,10 @@ export async function refreshInitramfs(opts: CliOptions, out: Print, err: Print)
     err('pcie-passthroughctl: initramfs --update rebuilds /boot/initrd.img and needs root (try sudo)');
     return EXIT.noPermission;
   }
+  if (claims.hold) {
+    err(`pcie-passthroughctl: not rebuilding the initramfs: ${claims.hold}, so the claims would lack its guests' devices; run this again once it can be read`);
+    return EXIT.failure;
+  }
   // The hook copies the claims file: make it current first (the daemon does the same after each reconcile).
   await writeClaimsFile(opts.root, claims.text);
   const [prog = 'update-initramfs', ...args] = command.split(' ');

@@ -24,6 +24,7 @@ export async function claimsInitramfs(root: string, configPath: string, snapshot
   const owned = await readOwned(root);
   const { plan, report } = assess(loaded.config, snapshot, owned.state);
   const claims = await assessClaims(root, { config: loaded.config, snapshot, verdicts: plan.verdicts, report, owned: owned.state });
+  if (claims.hold) return { stale: null, claimsText: null, note: `the early claims in the initramfs were not checked: ${claims.hold}` };
   const { state, check } = claims.initramfs;
   if (state !== 'stale' && state !== 'unknown') return { stale: null, claimsText: null, note: null };
   return { stale: `early claims: ${check.message.replace(/ Fix: .*$/, '')}`, claimsText: claims.text, note: null };

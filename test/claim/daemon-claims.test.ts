@@ -1,5 +1,5 @@
 /** The daemon keeps the early claims current and reports how each device was claimed (fake kernel, private bus). */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { busctl } from '../dbus/clients.js';
@@ -116,5 +116,28 @@ describe('early claims in a status read directly (daemon not running)', () => {
     expect(initramfsCheck(direct)).toEqual(initramfsCheck(published));
     const text = await runCtl(['--root', host.root, '--bus', bus.address, 'status'], host.env);
     expect(text.stdout).toMatch(new RegExp(`^${SEED.gpu.replace(/\./g, '\\.')}: claimed late: nvidia bound first: `, 'm'));
+  });
+});
+
+describe('early claims for follow_guests', () => {
+  it('the daemon writes claims for the devices a followed guest names, and keeps the file while /etc/pve is not mounted', async () => {
+    writeConfig('[daemon]\nfollow_guests = "onboot"\n');
+    mkdirSync(join(host.root, 'etc/pve/qemu-server'), { recursive: true });
+    writeFileSync(join(host.root, 'etc/pve/.version'), '1\n');
+    writeFileSync(join(host.root, 'etc/pve/qemu-server/101.conf'), `name: fw\nonboot: 1\nhostpci0: ${SEED.spareNic.slice(5)}\n`);
+    daemon = startDaemon(host, bus.address, []);
+    await daemon.waitForLog((l) => l.msg.startsWith(`${SEED.spareNic}: bound to vfio-pci`));
+    await daemon.waitForLog((l) => /^early claims: 1 claim written/.test(l.msg));
+    await daemon.waitForLog((l) => l.msg === 'ready');
+    const written = claimLines().filter((l) => l.startsWith('claim '));
+    expect(written).toEqual([`claim ${SEED.spareNic} * * * * * * vfio-pci /etc/pve/qemu-server/101.conf:3 (VM 101 (fw) (hostpci0))`]);
+    expect(await prop(SEED.spareNic, 'Claim')).toBe('late');
+
+    // pmxcfs gone (an empty mount point): the guest is unknown, not gone; its claim stays for the next boot.
+    rmSync(join(host.root, 'etc/pve'), { recursive: true });
+    mkdirSync(join(host.root, 'etc/pve'));
+    daemon.child.kill('SIGHUP');
+    await daemon.waitForLog((l) => l.msg.startsWith('early claims: /etc/pcie-passthroughd/early/claims is kept as it is: the guest configuration cannot be read now (pve: /etc/pve is empty'));
+    expect(claimLines().filter((l) => l.startsWith('claim '))).toEqual(written);
   });
 });
