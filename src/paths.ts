@@ -15,3 +15,5 @@ export const SYS_IOMMU_GROUPS = '/sys/kernel/iommu_groups';
 export const DEFAULT_CONFIG_PATH = '/etc/pcie-passthroughd/config.toml';
 export const STATE_DIR = '/run/pcie-passthroughd';
 export const STATE_FILE = '/run/pcie-passthroughd/state.json';
+/** Taken by the daemon's reconcile and by a direct `pcie-passthroughctl apply` (src/apply/state-lock.ts). */
+export const STATE_LOCK_FILE = '/run/pcie-passthroughd/apply.lock';

@@ -40,8 +40,10 @@ plus its reconcile counters, to metrics_textfile after every reconcile.
 Exit: 0; 2 config invalid (metrics still printed, pcie_passthroughd_config_error 1).`,
   },
   apply: {
-    usage: 'pcie-passthroughctl apply [--json]',
-    text: `Binds the configured devices now, as the daemon would (root only).
+    usage: 'pcie-passthroughctl apply [--json] [--bus BUS]',
+    text: `Binds the configured devices now, as the daemon would (root only). When the daemon runs, asks it
+to reconcile over D-Bus instead and says so; acts itself only when no daemon answers, holding the lock
+the daemon takes too (/run/pcie-passthroughd/apply.lock).
 Exit: 0 every configured device bound, 1 otherwise, 2 config invalid, 77 not root.`,
   },
   status: {

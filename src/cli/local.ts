@@ -4,6 +4,7 @@ import { readOwned, writeOwned } from '../apply/owned.js';
 import { assess, observe } from '../engine.js';
 import { DEFAULT_DAEMON_SETTINGS, type Config, type Verdict } from '../model.js';
 import { reconcileOnce } from '../reconcile.js';
+import { describeHolder, StateLockTimeout, withStateLock } from '../apply/state-lock.js';
 import { waitingDevices, withHolders } from '../health/waiting.js';
 import { deviceFiles, findHolders } from '../sysfs/holders.js';
 import { createSysfsWriter } from '../sysfs/writer.js';
@@ -121,17 +122,34 @@ export async function runLocalCommand(command: string, opts: CliOptions, out: Pr
         err('pcie-passthroughctl: apply writes to /sys and needs root (try sudo)');
         return EXIT.noPermission;
       }
+      // One writer at a time: a running daemon does it; only when none answers do we act, under its lock.
+      if (opts.root === '/' || opts.busGiven) {
+        const { applyThroughDaemon } = await import('./apply-daemon.js');
+        const viaDaemon = await applyThroughDaemon(opts, out, err);
+        if (viaDaemon !== null) return viaDaemon;
+      }
       const config = await configOrReport(opts, err);
       if (!config) return EXIT.failure;
-      const owned = await readOwned(opts.root);
-      if (owned.problem) err(`warning: ${owned.problem}`);
-      const ran = await reconcileOnce({ root: opts.root, port: createSysfsWriter(opts.root), config, owned: owned.state });
-      if (ran.results.length) await writeOwned(opts.root, ran.owned);
+      let ran;
+      try {
+        ran = await withStateLock(opts.root, 'pcie-passthroughctl apply', async () => {
+          // Read under the lock: the daemon may have recorded devices since we started.
+          const owned = await readOwned(opts.root);
+          if (owned.problem) err(`warning: ${owned.problem}`);
+          const done = await reconcileOnce({ root: opts.root, port: createSysfsWriter(opts.root), config, owned: owned.state });
+          if (done.results.length) await writeOwned(opts.root, done.owned);
+          return done;
+        }, { onWait: (holder) => err(`pcie-passthroughctl: waiting for ${describeHolder(holder)} to finish acting on the devices`) });
+      } catch (e) {
+        if (!(e instanceof StateLockTimeout)) throw e;
+        err(`pcie-passthroughctl: ${e.message}`);
+        return EXIT.failure;
+      }
       const run = { ...ran, verdicts: explainWaits(opts.root, ran) };
       const devices = deviceViews(run.snapshot, { ...run.assessment.plan, verdicts: run.verdicts });
       const managed = devices.filter((d) => d.managed || d.reason);
       if (opts.json) {
-        out(JSON.stringify({ results: run.results.map(resultView), devices: managed }, null, 2));
+        out(JSON.stringify({ via: 'direct', results: run.results.map(resultView), devices: managed }, null, 2));
       } else {
         out(run.results.length ? run.results.map((r) => r.message).join('\n') : 'Nothing to do.');
         if (managed.length) out(`\n${devicesText(managed)}`);

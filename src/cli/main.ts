@@ -38,7 +38,7 @@ Commands:
 Options:
   --root DIR      read and write sysfs/proc/etc under DIR instead of / (testing)
   --config FILE   config file (default ${DEFAULT_CONFIG_PATH})
-  --bus BUS       for status/reload/reconcile: system (default), session or a D-Bus address
+  --bus BUS       for status/reload/reconcile/apply: system (default), session or a D-Bus address
   --update        for initramfs: run update-initramfs -u -k $(uname -r) now
   --json          machine-readable output (stable; see README)
   --nagios        for status: one line and exit code for Nagios/Icinga (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
@@ -56,6 +56,10 @@ export interface CliOptions {
   nagios: boolean;
   /** initramfs: refresh it now (optional: callers that build options by hand need not know it). */
   update?: boolean;
+  /** --bus was given (apply asks a daemon there even under --root). */
+  busGiven?: boolean;
+  /** --config was given (apply through a daemon refuses a file other than the daemon's). */
+  configGiven?: boolean;
   /** Operands after the command (only `who ADDRESS` takes one). */
   args?: string[];
 }
@@ -82,7 +86,7 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
         json: { type: 'boolean', default: false },
         nagios: { type: 'boolean', default: false },
         update: { type: 'boolean', default: false },
-        bus: { type: 'string', default: 'system' },
+        bus: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
         yes: { type: 'boolean', short: 'y', default: false },
         'iommu-pt': { type: 'boolean', default: false },
@@ -150,6 +154,8 @@ export async function main(argv: string[], out: (s: string) => void, err: (s: st
     config: values.config ?? DEFAULT_CONFIG_PATH,
     json: values.json ?? false,
     bus: values.bus ?? 'system',
+    busGiven: values.bus !== undefined,
+    configGiven: values.config !== undefined,
     nagios: values.nagios ?? false,
     update: values.update ?? false,
     args: rest,

@@ -16,6 +16,7 @@ import { reconcileOnce, type Reconciled } from '../reconcile.js';
 import { publishedState, statusLine, verdictChanges, type DaemonView } from './publish.js';
 import { ReconcileQueue } from './queue.js';
 import { SharedResult } from './shared-result.js';
+import { describeHolder, withStateLock } from '../apply/state-lock.js';
 import { confirmsConfig, describeTrigger, rereadsConfig, retriesStuck, type Trigger } from './triggers.js';
 
 /** What a hook run after each reconcile gets (plain data; hooks must not change it). */
@@ -60,6 +61,8 @@ export class Daemon {
   private configErrors: ConfigError[] = [];
   private hasGoodConfig = false;
   private owned: OwnedState = { devices: {} };
+  /** The last write of state.json failed: what we own is only in memory. */
+  private unsaved = false;
   /** Devices whose unbind hung, with the driver they were on: not retried until that changes or on demand. */
   private stuck = new Map<Address, { reason: string; driver: string | null }>();
   /**
@@ -179,17 +182,9 @@ export class Daemon {
       const assessment = assess({ ...this.config, devices: [] }, snapshot, { devices: {} });
       result = { snapshot, assessment, results: [], verdicts: assessment.plan.verdicts, owned: this.owned };
     } else {
-      const observed = await this.look();
-      // A device that left the driver it hung on is worth trying again.
-      for (const [a, s] of this.stuck) {
-        if (observed.devices.find((d) => d.address === a)?.driver !== s.driver) this.stuck.delete(a);
-      }
-      for (const driver of this.unloadable.keys()) if (observed.drivers.includes(driver)) this.unloadable.delete(driver);
-      const drivers = new Map(observed.devices.map((d) => [d.address, d.driver]));
-      this.owned = withEarlyClaims(this.owned, await readClaimRecords(this.o.root), (a) => drivers.get(a), new Date());
-      result = await reconcileOnce({
-        root: this.o.root, port: this.o.port, config: this.config, owned: this.owned, stuck: this.stuckRecord(), timeouts: this.o.timeouts, observed,
-        observe: () => this.look(),
+      // One writer at a time: a direct `pcie-passthroughctl apply` takes the same lock (src/apply/state-lock.ts).
+      result = await withStateLock(this.o.root, 'pcie-passthroughd', () => this.actLocked(), {
+        onWait: (holder) => this.o.log.info(`waiting for ${describeHolder(holder)} to finish acting on the devices`),
       });
     }
 
@@ -220,10 +215,6 @@ export class Daemon {
     }
     this.lastHealth = health;
 
-    if (result.owned !== this.owned) {
-      this.owned = result.owned;
-      await writeOwned(this.o.root, this.owned).catch((e: unknown) => this.o.log.error(`cannot record owned devices: ${(e as Error).message}`));
-    }
     this.last = result;
     this.lastReconcileUs = BigInt(Date.now()) * 1000n;
     this.lastRows = result.results.map((r) => ['address' in r.action ? r.action.address : '', r.outcome, r.message]);
@@ -268,6 +259,40 @@ export class Daemon {
     }
     this.lastHolders = now;
     return withHolders(result.verdicts, holders);
+  }
+
+  /**
+   * Observe → act → record, holding the state lock. state.json is read again first: a direct apply may
+   * have bound (and recorded) devices since our last run, and writing our older copy would forget them.
+   */
+  private async actLocked(): Promise<Reconciled> {
+    const disk = await readOwned(this.o.root);
+    if (disk.problem) this.o.log.warn(disk.problem);
+    // What we could not write last time is still ours; otherwise the file is the record.
+    else this.owned = this.unsaved ? { devices: { ...disk.state.devices, ...this.owned.devices } } : disk.state;
+    const observed = await this.look();
+    // A device that left the driver it hung on is worth trying again.
+    for (const [a, s] of this.stuck) {
+      if (observed.devices.find((d) => d.address === a)?.driver !== s.driver) this.stuck.delete(a);
+    }
+    for (const driver of this.unloadable.keys()) if (observed.drivers.includes(driver)) this.unloadable.delete(driver);
+    const drivers = new Map(observed.devices.map((d) => [d.address, d.driver]));
+    this.owned = withEarlyClaims(this.owned, await readClaimRecords(this.o.root), (a) => drivers.get(a), new Date());
+    const result = await reconcileOnce({
+      root: this.o.root, port: this.o.port, config: this.config, owned: this.owned, stuck: this.stuckRecord(), timeouts: this.o.timeouts, observed,
+      observe: () => this.look(),
+    });
+    if (result.owned !== this.owned || this.unsaved) {
+      this.owned = result.owned;
+      try {
+        await writeOwned(this.o.root, this.owned);
+        this.unsaved = false;
+      } catch (e) {
+        this.unsaved = true;
+        this.o.log.error(`cannot record owned devices: ${(e as Error).message}`);
+      }
+    }
+    return result;
   }
 
   /** One journal line per change of a managed device's state; problems at warning priority. */

@@ -281,6 +281,16 @@ function beforeOpen(file) {
   waitForDeviceLock(tree, address);
 }
 
+/** A driver whose remove() takes `ms` (a GPU draining work): device_lock held meanwhile, then released. */
+function slowRemove(tree, address, ms) {
+  holdDeviceLock(tree, address);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  releaseDeviceLock(tree, address);
+}
+
+/** Every unbind that detached a driver, one line `ADDRESS DRIVER PID` (tests count writers' unbinds). */
+const unbindLog = (tree) => path.join(tree, '.fake-kernel', 'unbinds.log');
+
 function block(tree, address) {
   // The unbind does not return while the driver's remove() hangs (busy GPU driver), holding device_lock.
   holdDeviceLock(tree, address);
@@ -319,9 +329,12 @@ function writeUnbind(tree, file, driver, data) {
   const dir = deviceDir(tree, address);
   if (dir === null || currentDriver(dir) !== driver) throw kernelError('ENODEV', file, 'no such device');
   if ((kernel.hangUnbind ?? []).includes(address)) block(tree, address);
+  const slow = (kernel.slowUnbind ?? {})[address];
+  if (slow) slowRemove(tree, address, slow);
   const failure = (kernel.failUnbind ?? {})[address];
   if (failure) throw kernelError(failure, file, 'unbind failed');
   detach(tree, kernel, dir);
+  fs.appendFileSync(unbindLog(tree), `${address} ${driver} ${process.pid}\n`);
 }
 
 /** new_id "vvvv dddd": adds a dynamic id and probes unbound devices (EEXIST when already there). */
@@ -419,5 +432,6 @@ module.exports = {
   beforeOpen,
   holdDeviceLock,
   releaseDeviceLock,
+  unbindLog,
   LOCKED_ATTRIBUTES,
 };

@@ -173,6 +173,8 @@ export interface KernelJson {
   drivers: Record<string, DriverSpec>;
   hangUnbind: string[];
   failUnbind: Record<string, string>;
+  /** Unbinds whose driver remove() takes this many ms, holding device_lock (address → ms). */
+  slowUnbind?: Record<string, number>;
   failProbe: Record<string, { driver: string; code: string }>;
   /** Reset methods each device's reset_method accepts (address → names). */
   resetSupported?: Record<string, string[]>;
