@@ -47,6 +47,8 @@ export interface DaemonOptions {
    * textfile, …). A hook that throws or rejects is logged and does not stop the next one.
    */
   afterReconcile?: ((ctx: AfterReconcile) => void | Promise<void>)[];
+  /** Called when a reconcile threw (after it is logged): the metrics count it as failed. */
+  onReconcileError?: (err: unknown) => void;
   /** Bounded, off-thread reads of attributes that take the device lock (main.ts); in-thread when absent. */
   lockedReader?: LockedReader;
 }
@@ -90,7 +92,10 @@ export class Daemon {
     this.config = { path: o.configPath, daemon: { ...DEFAULT_DAEMON_SETTINGS }, devices: [] };
     this.queue = new ReconcileQueue<Trigger>((triggers) => this.run(triggers), {
       key: describeTrigger,
-      onError: (err, triggers) => this.o.log.error(`reconcile (${triggers.map(describeTrigger).join(', ')}) failed: ${(err as Error).stack ?? String(err)}`),
+      onError: (err, triggers) => {
+        this.o.log.error(`reconcile (${triggers.map(describeTrigger).join(', ')}) failed: ${(err as Error).stack ?? String(err)}`);
+        this.o.onReconcileError?.(err);
+      },
     });
   }
 

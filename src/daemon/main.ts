@@ -88,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
       if (daemonStarted) armSchedule(c.daemon.checkSchedule);
     },
     afterReconcile: [({ view, result }) => metrics.reconciled(view, result.results.some((r) => r.outcome === 'failed')), guestJournal(log)],
+    onReconcileError: () => void metrics.reconciled(daemon.view(), true),
   });
 
   // Subscribe to uevents before the first scan, so nothing that happens in between is missed.

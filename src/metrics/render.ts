@@ -121,7 +121,7 @@ export function metricFamilies(m: MetricsInput): Family[] {
       },
       { name: `${P}_reconciles_total`, type: 'counter', help: 'Reconciles run since the daemon started.', samples: [{ labels: {}, value: m.reconcile.total }] },
       {
-        name: `${P}_reconcile_failures_total`, type: 'counter', help: 'Reconciles since the daemon started in which an action failed.',
+        name: `${P}_reconcile_failures_total`, type: 'counter', help: 'Reconciles since the daemon started in which an action failed or that could not finish.',
         samples: [{ labels: {}, value: m.reconcile.failures }],
       },
     );
