@@ -1,52 +1,21 @@
 /** The daemon keeps the early claims current and reports how each device was claimed (fake kernel, private bus). */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { busctl } from '../dbus/clients.js';
+import { describe, expect, it } from 'vitest';
 import { SEED, seedIntel } from '../fake/hosts.js';
-import { buildHost, tempTreeDir, type FakeHost } from '../fake/tree.js';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import { devPath, DEVICE, useDaemonFixture } from '../helpers/daemon-fixture.js';
 import { runCtl } from '../helpers/run.js';
 
-const POLICY = join(process.cwd(), 'data/dbus/org.pciepassthroughd.conf');
-const devPath = (a: string): string => `/org/pciepassthroughd/devices/pci_${a.replace(/[:.]/g, '_')}`;
-
-let host: FakeHost;
-let bus: PrivateBus;
-let daemon: RunningDaemon | null = null;
-
-function writeConfig(text: string): void {
-  mkdirSync(join(host.root, 'etc/pcie-passthroughd'), { recursive: true });
-  const tmp = join(host.root, 'etc/pcie-passthroughd/.config.toml.tmp');
-  writeFileSync(tmp, text);
-  renameSync(tmp, join(host.root, 'etc/pcie-passthroughd/config.toml'));
-}
-const claimsFile = (): string => join(host.root, 'etc/pcie-passthroughd/early/claims');
+const fx = useDaemonFixture();
+const writeConfig = fx.writeConfigAtomically;
+const claimsFile = (): string => join(fx.host.root, 'etc/pcie-passthroughd/early/claims');
 const claimLines = (): string[] => (existsSync(claimsFile()) ? readFileSync(claimsFile(), 'utf8').split('\n').filter((l) => /^(claim|skip) /.test(l)) : []);
-
-async function prop(address: string, name: string): Promise<unknown> {
-  const r = await busctl(bus.address, ['--json=short', 'get-property', 'org.pciepassthroughd', devPath(address), 'org.pciepassthroughd.Device1', name]);
-  return (JSON.parse(r.stdout) as { data: unknown }).data;
-}
-
-beforeEach(async () => {
-  host = await buildHost(tempTreeDir(), seedIntel());
-  bus = await startPrivateBus({ policyFiles: [POLICY] });
-});
-
-afterEach(async () => {
-  await daemon?.stop('SIGKILL');
-  daemon = null;
-  await bus.stop();
-  host.cleanup();
-});
+const prop = (address: string, name: string): Promise<unknown> => fx.getProp(devPath(address), DEVICE, name);
 
 describe('early claims kept by the daemon', () => {
   it('writes the claims from the config, reports a late claim with the host driver that bound first, and drops a removed device\'s claim', async () => {
     writeConfig(`[[device]]\naddress = "${SEED.gpu}"\nfunctions = "all"\n\n[[device]]\naddress = "${SEED.nic}"\n`);
-    daemon = startDaemon(host, bus.address, []);
-    await daemon.waitForLog((l) => l.msg === 'ready');
+    const daemon = await fx.started([]);
 
     const lines = claimLines();
     expect(lines).toContain('claim 0000:01:00.0 * * * * * * vfio-pci /etc/pcie-passthroughd/config.toml:1');
@@ -59,31 +28,29 @@ describe('early claims kept by the daemon', () => {
     expect(await prop(SEED.gpu, 'ClaimReason')).toMatch(/^nvidia bound first: /);
     expect(daemon.logs.some((l) => l.msg.startsWith(`${SEED.gpu}: claimed late: nvidia bound first`))).toBe(true);
 
-    const list = await runCtl(["--root", host.root, "list", "--json"], host.env);
+    const list = await runCtl(["--root", fx.host.root, "list", "--json"], fx.host.env);
     const gpu = (JSON.parse(list.stdout) as { devices: { address: string; claim: string; claimReason: string }[] }).devices.find((d) => d.address === SEED.gpu);
     expect(gpu?.claim).toBe('late');
 
     writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n`);
     await daemon.waitForLog((l) => l.msg.startsWith(`${SEED.spareNic}: bound to vfio-pci`));
-    await daemon.waitForLog((l) => l.msg.startsWith('early claims:') && l.msg !== daemon?.logs[0]?.msg && /1 claim written/.test(l.msg));
+    await daemon.waitForLog((l) => l.msg.startsWith('early claims:') && l.msg !== daemon.logs[0]?.msg && /1 claim written/.test(l.msg));
     expect(claimLines().filter((l) => l.startsWith('claim '))).toEqual(['claim 0000:03:00.0 * * * * * * vfio-pci /etc/pcie-passthroughd/config.toml:1']);
   });
 
   it('a device the claim helper took at add is reported early; one a host driver held when the claim ran, late', async () => {
     // As the udev rule leaves them: the spare NIC claimed at add (vfio-pci bound, a record with no host driver),
     // the GPU claimed at add too, but nvidia (already loaded) had bound it inside device_add.
-    host.cleanup();
     const spec = seedIntel();
     spec.devices = spec.devices.map((d) => (d.address === SEED.spareNic ? { ...d, driver: 'vfio-pci' } : d));
     spec.drivers['vfio-pci'] = { ...spec.drivers['vfio-pci'], loaded: true } as typeof spec.drivers[string];
-    host = await buildHost(tempTreeDir(), spec);
+    const host = await fx.rebuildHost(spec);
     writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n\n[[device]]\naddress = "${SEED.gpu}"\n`);
     const records = join(host.root, 'run/pcie-passthroughd/claimed');
     mkdirSync(records, { recursive: true });
     writeFileSync(join(records, SEED.spareNic), 'stage=udev\nhost_driver=-\ndriver=vfio-pci\nuptime=3.20\norigin=/etc/pcie-passthroughd/config.toml:1\n');
     writeFileSync(join(records, SEED.gpu), 'stage=udev\nhost_driver=nvidia\ndriver=vfio-pci\nuptime=3.30\norigin=/etc/pcie-passthroughd/config.toml:4\n');
-    daemon = startDaemon(host, bus.address, []);
-    await daemon.waitForLog((l) => l.msg === 'ready');
+    const daemon = await fx.started([]);
     expect(await prop(SEED.spareNic, 'Claim')).toBe('early');
     expect(await prop(SEED.spareNic, 'ClaimReason')).toBe('claimed at udev (/etc/pcie-passthroughd/config.toml:1); never on a host driver');
     expect(daemon.logs.some((l) => l.msg === `${SEED.spareNic}: claimed early: claimed at udev (/etc/pcie-passthroughd/config.toml:1); never on a host driver`)).toBe(true);
@@ -95,11 +62,10 @@ describe('early claims kept by the daemon', () => {
 describe('early claims in a status read directly (daemon not running)', () => {
   it('shows each device\'s claim and the initramfs check exactly as the daemon published them', async () => {
     writeConfig(`[[device]]\naddress = "${SEED.gpu}"\nfunctions = "all"\n\n[[device]]\naddress = "${SEED.spareNic}"\n`);
-    daemon = startDaemon(host, bus.address, []);
-    await daemon.waitForLog((l) => l.msg === 'ready');
+    const daemon = await fx.started([]);
     await daemon.waitForLog((l) => l.msg.startsWith(`${SEED.gpu}: claimed late`));
     type Doc = { source: string; manager: { checks: { name: string; status: string; message: string }[] }; devices: { address: string; managed: boolean; claim: string; claimReason: string }[] };
-    const status = async (): Promise<Doc> => JSON.parse((await runCtl(['--root', host.root, '--bus', bus.address, 'status', '--json'], host.env)).stdout) as Doc;
+    const status = async (): Promise<Doc> => JSON.parse((await runCtl(['--root', fx.host.root, '--bus', fx.bus.address, 'status', '--json'], fx.host.env)).stdout) as Doc;
     const claims = (d: Doc): [string, string, string][] => d.devices.filter((x) => x.managed).map((x) => [x.address, x.claim, x.claimReason]);
     const initramfsCheck = (d: Doc): unknown => d.manager.checks.find((c) => c.name === 'initramfs-claims');
 
@@ -108,13 +74,12 @@ describe('early claims in a status read directly (daemon not running)', () => {
     expect(claims(published).find(([a]) => a === SEED.gpu)?.[1]).toBe('late');
     expect(initramfsCheck(published)).toBeDefined();
     await daemon.stop();
-    daemon = null;
 
     const direct = await status();
     expect(direct.source).toBe('direct');
     expect(claims(direct)).toEqual(claims(published));
     expect(initramfsCheck(direct)).toEqual(initramfsCheck(published));
-    const text = await runCtl(['--root', host.root, '--bus', bus.address, 'status'], host.env);
+    const text = await runCtl(['--root', fx.host.root, '--bus', fx.bus.address, 'status'], fx.host.env);
     expect(text.stdout).toMatch(new RegExp(`^${SEED.gpu.replace(/\./g, '\\.')}: claimed late: nvidia bound first: `, 'm'));
   });
 });
@@ -122,10 +87,10 @@ describe('early claims in a status read directly (daemon not running)', () => {
 describe('early claims for follow_guests', () => {
   it('the daemon writes claims for the devices a followed guest names, and keeps the file while /etc/pve is not mounted', async () => {
     writeConfig('[daemon]\nfollow_guests = "onboot"\n');
-    mkdirSync(join(host.root, 'etc/pve/qemu-server'), { recursive: true });
-    writeFileSync(join(host.root, 'etc/pve/.version'), '1\n');
-    writeFileSync(join(host.root, 'etc/pve/qemu-server/101.conf'), `name: fw\nonboot: 1\nhostpci0: ${SEED.spareNic.slice(5)}\n`);
-    daemon = startDaemon(host, bus.address, []);
+    mkdirSync(join(fx.host.root, 'etc/pve/qemu-server'), { recursive: true });
+    writeFileSync(join(fx.host.root, 'etc/pve/.version'), '1\n');
+    writeFileSync(join(fx.host.root, 'etc/pve/qemu-server/101.conf'), `name: fw\nonboot: 1\nhostpci0: ${SEED.spareNic.slice(5)}\n`);
+    const daemon = fx.start([]);
     await daemon.waitForLog((l) => l.msg.startsWith(`${SEED.spareNic}: bound to vfio-pci`));
     await daemon.waitForLog((l) => /^early claims: 1 claim written/.test(l.msg));
     await daemon.waitForLog((l) => l.msg === 'ready');
@@ -134,8 +99,8 @@ describe('early claims for follow_guests', () => {
     expect(await prop(SEED.spareNic, 'Claim')).toBe('late');
 
     // pmxcfs gone (an empty mount point): the guest is unknown, not gone; its claim stays for the next boot.
-    rmSync(join(host.root, 'etc/pve'), { recursive: true });
-    mkdirSync(join(host.root, 'etc/pve'));
+    rmSync(join(fx.host.root, 'etc/pve'), { recursive: true });
+    mkdirSync(join(fx.host.root, 'etc/pve'));
     daemon.child.kill('SIGHUP');
     await daemon.waitForLog((l) => l.msg.startsWith('early claims: /etc/pcie-passthroughd/early/claims is kept as it is: the guest configuration cannot be read now (pve: /etc/pve is empty'));
     expect(claimLines().filter((l) => l.startsWith('claim '))).toEqual(written);

@@ -1,17 +1,11 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SEED, seedIntel } from '../fake/hosts.js';
-import { buildHost, tempTreeDir, type FakeHost } from '../fake/tree.js';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { SEED } from '../fake/hosts.js';
+import { useDaemonFixture } from '../helpers/daemon-fixture.js';
+import { until } from '../helpers/poll.js';
 
-
-const POLICY = join(process.cwd(), 'data/dbus/org.pciepassthroughd.conf');
-
-let host: FakeHost;
-let bus: PrivateBus;
-let daemon: RunningDaemon | null = null;
+// A bind at start, so the writer helper process exists too.
+const fx = useDaemonFixture({ config: `[[device]]\naddress = "${SEED.spareNic}"\n` });
 
 /** Live descendants of `pid` (parent links from /proc/PID/stat), with their command lines. */
 function descendants(pid: number): { pid: number; command: string }[] {
@@ -53,41 +47,16 @@ const alive = (pid: number): boolean => {
   }
 };
 
-async function until(ok: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return true;
-}
-
-beforeEach(async () => {
-  host = await buildHost(tempTreeDir(), seedIntel());
-  bus = await startPrivateBus({ policyFiles: [POLICY] });
-  // A bind at start, so the writer helper process exists too.
-  mkdirSync(join(host.root, 'etc/pcie-passthroughd'), { recursive: true });
-  writeFileSync(join(host.root, 'etc/pcie-passthroughd/config.toml'), `[[device]]\naddress = "${SEED.spareNic}"\n`);
-});
-
-afterEach(async () => {
-  await daemon?.stop('SIGKILL');
-  daemon = null;
-  await bus.stop();
-  host.cleanup();
-});
-
 describe('the daemon leaves no child process behind', () => {
   for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
     it(`when it ends by ${signal}, its udev monitor and writer helper end with it`, async () => {
-      daemon = startDaemon(host, bus.address);
-      await daemon.waitForLog((l) => l.msg === 'ready');
+      const daemon = await fx.started();
       const pid = daemon.child.pid!;
       const children = descendants(pid);
       expect(children.map((c) => c.command).join('\n')).toMatch(/fake-udevadm\.cjs monitor/);
       expect(children.map((c) => c.command).join('\n')).toMatch(/ -e /); // the writer helper (node -e …)
       await daemon.stop(signal);
-      const gone = await until(() => children.every((c) => !alive(c.pid)), 5000);
+      const gone = await until(async () => children.every((c) => !alive(c.pid)), (v) => v, 5000);
       expect(gone, `still alive: ${children.filter((c) => alive(c.pid)).map((c) => `${c.pid} ${c.command}`).join('; ')}`).toBe(true);
     });
   }

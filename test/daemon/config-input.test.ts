@@ -5,74 +5,25 @@
  * release devices at once — the last good one stays in force until the file is back or a reload confirms.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
 import { busctl } from '../dbus/clients.js';
-import { SEED, seedIntel } from '../fake/hosts.js';
-import { buildHost, tempTreeDir, type FakeHost } from '../fake/tree.js';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import { SEED } from '../fake/hosts.js';
+import { type RunningDaemon } from '../helpers/daemon.js';
+import { MANAGER, MANAGER_PATH, NAME, useDaemonFixture } from '../helpers/daemon-fixture.js';
+import { CONFIG } from '../helpers/fake-hosts.js';
+import { sleep, until as untilWithin } from '../helpers/poll.js';
 import { runCtl } from '../helpers/run.js';
 
-const POLICY = join(process.cwd(), 'data/dbus/org.pciepassthroughd.conf');
-const NAME = 'org.pciepassthroughd';
-const MANAGER_PATH = '/org/pciepassthroughd';
-const MANAGER = 'org.pciepassthroughd.Manager1';
-const CONFIG = '/etc/pcie-passthroughd/config.toml';
 const TWO = `[[device]]\naddress = "${SEED.spareNic}"\n\n[[device]]\naddress = "${SEED.gpu}"\nfunctions = "all"\n`;
 
-let host: FakeHost;
-let bus: PrivateBus;
-let daemon: RunningDaemon | null = null;
-const configDir = () => join(host.root, 'etc/pcie-passthroughd');
-const configFile = () => join(host.root, CONFIG);
-
-function writeConfig(text: string): void {
-  mkdirSync(configDir(), { recursive: true });
-  writeFileSync(configFile(), text);
-}
-const driverOf = (address: string): string | null => {
-  try {
-    return basename(readlinkSync(join(host.deviceDir(address), 'driver')));
-  } catch {
-    return null;
-  }
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function getProp(prop: string): Promise<unknown> {
-  const r = await busctl(bus.address, ['--json=short', 'get-property', NAME, MANAGER_PATH, MANAGER, prop]);
-  if (r.exitCode !== 0) throw new Error(`get-property ${prop}: ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { data: unknown }).data;
-}
-
-async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (ok(v) || Date.now() > end) return v;
-    await sleep(100);
-  }
-}
-
-beforeEach(async () => {
-  host = await buildHost(tempTreeDir(), seedIntel());
-  bus = await startPrivateBus({ policyFiles: [POLICY] });
-});
-
-afterEach(async () => {
-  await daemon?.stop('SIGKILL');
-  daemon = null;
-  await bus.stop();
-  host.cleanup();
-});
-
-async function started(): Promise<RunningDaemon> {
-  daemon = startDaemon(host, bus.address);
-  await daemon.waitForLog((l) => l.msg === 'ready');
-  return daemon;
-}
+const fx = useDaemonFixture();
+const { started, writeConfig, driverOf } = fx;
+const configDir = () => join(fx.host.root, 'etc/pcie-passthroughd');
+const configFile = () => join(fx.host.root, CONFIG);
+const getProp = (prop: string): Promise<unknown> => fx.getProp(MANAGER_PATH, MANAGER, prop);
+const until = <T>(probe: () => Promise<T>, ok: (v: T) => boolean): Promise<T> => untilWithin(probe, ok, 15_000);
 
 const released = (d: RunningDaemon, address: string) => d.logs.some((l) => l.msg.startsWith(`${address}: returned to`) || l.msg.startsWith(`${address}: released`));
 
@@ -84,10 +35,10 @@ it('a config replaced by a FIFO is refused and reported; the daemon answers, SIG
   execFileSync('mkfifo', [configFile()]);
   await d.waitForLog((l) => l.msg.includes('is a FIFO (named pipe), not a regular file'));
   expect(await until(() => getProp('ConfigError'), (v) => v !== '')).toMatch(/FIFO/);
-  const reconcile = await busctl(bus.address, ['call', NAME, MANAGER_PATH, MANAGER, 'Reconcile']);
+  const reconcile = await busctl(fx.bus.address, ['call', NAME, MANAGER_PATH, MANAGER, 'Reconcile']);
   expect(reconcile.exitCode, reconcile.stderr).toBe(0);
   // The CLI reads the same file: it reports, it does not hang.
-  const plan = await runCtl(['--root', host.root, 'plan'], host.env);
+  const plan = await runCtl(['--root', fx.host.root, 'plan'], fx.host.env);
   expect(plan.stderr).toMatch(/FIFO/);
   d.child.kill('SIGHUP');
   await d.waitForLog((l) => l.msg === 'SIGHUP: re-reading the config');
@@ -147,7 +98,7 @@ it('deleted, emptied or truncated-then-written: the last good config stays in fo
   // The admin empties it on purpose and confirms with a reload: now the devices are released.
   writeConfig('');
   await d.waitForLog((l) => l.msg.includes('is empty: keeping the last good config'), 20_000);
-  const reload = await busctl(bus.address, ['call', NAME, MANAGER_PATH, MANAGER, 'Reload']);
+  const reload = await busctl(fx.bus.address, ['call', NAME, MANAGER_PATH, MANAGER, 'Reload']);
   expect(reload.exitCode, reload.stderr).toBe(0);
   expect(driverOf(SEED.spareNic)).toBe('igb');
 }, 60_000);

@@ -1,77 +1,15 @@
-import { mkdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { busctl, monitorSignals } from '../dbus/clients.js';
-import { SEED, seedIntel } from '../fake/hosts.js';
-import { buildHost, tempTreeDir, type FakeHost } from '../fake/tree.js';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import { SEED } from '../fake/hosts.js';
+import { type RunningDaemon } from '../helpers/daemon.js';
+import { DEVICE, devPath, MANAGER, MANAGER_PATH, NAME, useDaemonFixture } from '../helpers/daemon-fixture.js';
+import { until } from '../helpers/poll.js';
 import { runCtl } from '../helpers/run.js';
 
-const POLICY = join(process.cwd(), 'data/dbus/org.pciepassthroughd.conf');
-const NAME = 'org.pciepassthroughd';
-const MANAGER_PATH = '/org/pciepassthroughd';
-const MANAGER = 'org.pciepassthroughd.Manager1';
-const DEVICE = 'org.pciepassthroughd.Device1';
-const devPath = (a: string): string => `/org/pciepassthroughd/devices/pci_${a.replace(/[:.]/g, '_')}`;
-
-let host: FakeHost;
-let bus: PrivateBus;
-let daemon: RunningDaemon | null = null;
-
-const CONFIG = '/etc/pcie-passthroughd/config.toml';
-function writeConfig(text: string): void {
-  mkdirSync(join(host.root, 'etc/pcie-passthroughd'), { recursive: true });
-  writeFileSync(join(host.root, CONFIG), text);
-}
-/** How editors and config management save: write a temp file, rename it over the config. */
-function writeConfigAtomically(text: string): void {
-  const tmp = join(host.root, 'etc/pcie-passthroughd/.config.toml.tmp');
-  writeFileSync(tmp, text);
-  renameSync(tmp, join(host.root, CONFIG));
-}
-const driverOf = (address: string): string | null => {
-  try {
-    return basename(readlinkSync(join(host.deviceDir(address), 'driver')));
-  } catch {
-    return null;
-  }
-};
-
-async function getProp(path: string, iface: string, prop: string, asNobody = false): Promise<unknown> {
-  const r = await busctl(bus.address, ['--json=short', 'get-property', NAME, path, iface, prop], { asNobody });
-  if (r.exitCode !== 0) throw new Error(`get-property ${prop}: ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { data: unknown }).data;
-}
-
-async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const fx = useDaemonFixture();
+const { started, writeConfig, writeConfigAtomically, driverOf, getProp } = fx;
 
 const reconciles = (d: RunningDaemon, reason: RegExp): number => d.logs.filter((l) => /^reconcile: /.test(l.msg) && reason.test(l.msg)).length;
-
-beforeEach(async () => {
-  host = await buildHost(tempTreeDir(), seedIntel());
-  bus = await startPrivateBus({ policyFiles: [POLICY] });
-});
-
-afterEach(async () => {
-  await daemon?.stop('SIGKILL');
-  daemon = null;
-  await bus.stop();
-  host.cleanup();
-});
-
-async function started(extra: string[] = []): Promise<RunningDaemon> {
-  daemon = startDaemon(host, bus.address, extra);
-  await daemon.waitForLog((l) => l.msg === 'ready');
-  return daemon;
-}
 
 describe('pcie-passthroughd on a private bus and a fake kernel', () => {
   it('binds at start, then real clients read the same states: properties, GetManagedObjects, Plan', async () => {
@@ -89,17 +27,17 @@ describe('pcie-passthroughd on a private bus and a fake kernel', () => {
     expect(await getProp(devPath(SEED.gpu), DEVICE, 'Driver')).toBe('vfio-pci');
     expect(await getProp(devPath(SEED.sata), DEVICE, 'State')).toBe('host');
 
-    const objects = await busctl(bus.address, ['--json=short', 'call', NAME, MANAGER_PATH, 'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects']);
+    const objects = await busctl(fx.bus.address, ['--json=short', 'call', NAME, MANAGER_PATH, 'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects']);
     const tree = (JSON.parse(objects.stdout) as { data: [Record<string, Record<string, Record<string, { data: unknown }>>>] }).data[0];
     expect(tree[devPath(SEED.gpuAudio)]?.[DEVICE]?.State?.data).toBe('bound');
-    expect(Object.keys(tree).length).toBe(host.spec.devices.length);
+    expect(Object.keys(tree).length).toBe(fx.host.spec.devices.length);
 
-    const plan = await busctl(bus.address, ['--json=short', 'call', NAME, MANAGER_PATH, MANAGER, 'Plan'], { asNobody: true });
+    const plan = await busctl(fx.bus.address, ['--json=short', 'call', NAME, MANAGER_PATH, MANAGER, 'Plan'], { asNobody: true });
     expect(plan.exitCode).toBe(0);
     expect((JSON.parse(plan.stdout) as { data: [unknown[]] }).data[0]).toEqual([]);
 
     // the CLI asks the daemon, not sysfs
-    const status = await runCtl(['--bus', bus.address, 'status', '--json'], host.env);
+    const status = await runCtl(['--bus', fx.bus.address, 'status', '--json'], fx.host.env);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout).manager.state).toBe('ready');
     expect(JSON.parse(status.stdout).source).toBe('daemon');
@@ -109,14 +47,14 @@ describe('pcie-passthroughd on a private bus and a fake kernel', () => {
     await started();
     writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n`); // would bind on the next reconcile
     expect(await getProp(MANAGER_PATH, MANAGER, 'ManagedCount', true)).toBe(0);
-    const refused = await busctl(bus.address, ['call', NAME, MANAGER_PATH, MANAGER, 'Reconcile'], { asNobody: true });
+    const refused = await busctl(fx.bus.address, ['call', NAME, MANAGER_PATH, MANAGER, 'Reconcile'], { asNobody: true });
     expect(refused.exitCode).not.toBe(0);
     expect(refused.stderr).toMatch(/Access denied|AccessDenied/i);
-    const reload = await busctl(bus.address, ['call', NAME, MANAGER_PATH, MANAGER, 'Reload'], { asNobody: true });
+    const reload = await busctl(fx.bus.address, ['call', NAME, MANAGER_PATH, MANAGER, 'Reload'], { asNobody: true });
     expect(reload.exitCode).not.toBe(0);
     expect(driverOf(SEED.spareNic)).toBe('igb');
     // root may
-    const ok = await busctl(bus.address, ['--json=short', 'call', NAME, MANAGER_PATH, MANAGER, 'Reload']);
+    const ok = await busctl(fx.bus.address, ['--json=short', 'call', NAME, MANAGER_PATH, MANAGER, 'Reload']);
     expect(ok.exitCode).toBe(0);
     expect(driverOf(SEED.spareNic)).toBe('vfio-pci');
   });
@@ -151,10 +89,10 @@ describe('pcie-passthroughd on a private bus and a fake kernel', () => {
   it('hotplug: a configured id appearing is bound and its object announced with InterfacesAdded; removal removes it', async () => {
     writeConfig(`[[device]]\nid = "8086:10d3"\n`);
     const d = await started();
-    const monitor = await monitorSignals(bus.address);
+    const monitor = await monitorSignals(fx.bus.address);
     try {
       const address = '0000:06:00.0';
-      host.addDevice({ address, parent: SEED.spareNicRootPort, vendor: 0x8086, device: 0x10d3, classCode: 0x020000, driver: 'e1000e', group: 20 });
+      fx.host.addDevice({ address, parent: SEED.spareNicRootPort, vendor: 0x8086, device: 0x10d3, classCode: 0x020000, driver: 'e1000e', group: 20 });
       d.uevent('add', address);
       d.uevent('bind', address, { DRIVER: 'e1000e' });
       await d.waitForLog((l) => l.msg.startsWith(`${address}: bound to vfio-pci (was e1000e)`));
@@ -162,7 +100,7 @@ describe('pcie-passthroughd on a private bus and a fake kernel', () => {
       expect(seen.filter((s) => s.member === 'InterfacesAdded')).toHaveLength(1); // not the initial population
       expect(await getProp(devPath(address), DEVICE, 'State')).toBe('bound');
 
-      host.removeDevice(address);
+      fx.host.removeDevice(address);
       d.uevent('remove', address);
       await monitor.waitFor((s) => s.member === 'InterfacesRemoved' && JSON.stringify(s.payload).includes(devPath(address)));
     } finally {
@@ -177,17 +115,16 @@ describe('pcie-passthroughd on a private bus and a fake kernel', () => {
     await d.waitForLog((l) => l.msg.startsWith(`${SEED.spareNic}: bound to vfio-pci`));
     expect(await d.stop('SIGTERM')).toBe(0);
     expect(driverOf(SEED.spareNic)).toBe('vfio-pci');
-    const names = await busctl(bus.address, ['list', '--no-pager']);
+    const names = await busctl(fx.bus.address, ['list', '--no-pager']);
     expect(names.stdout).not.toContain(NAME);
-    daemon = null;
   });
 
   it('losing the bus: exits non-zero so systemd restarts it; restarted, it finds everything already right', async () => {
     writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n`);
     const d = await started();
-    await bus.stop();
+    await fx.bus.stop();
     expect(await d.exited).not.toBe(0);
-    bus = await startPrivateBus({ policyFiles: [POLICY] });
+    await fx.restartBus();
     const again = await started();
     expect(again.logs.some((l) => l.msg.includes('bound to'))).toBe(false); // idempotent restart
     expect(await getProp(devPath(SEED.spareNic), DEVICE, 'State')).toBe('bound');
@@ -195,10 +132,10 @@ describe('pcie-passthroughd on a private bus and a fake kernel', () => {
 
   it('pcie-passthroughctl reload/reconcile go through the daemon; with no daemon they say so (69) and status reads directly', async () => {
     writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n`);
-    const none = await runCtl(['--bus', bus.address, 'reconcile'], host.env);
+    const none = await runCtl(['--bus', fx.bus.address, 'reconcile'], fx.host.env);
     expect(none.code).toBe(69);
     expect(none.stderr).toMatch(/pcie-passthroughd is not running/);
-    const direct = await runCtl(['--root', host.root, '--bus', bus.address, 'status'], host.env);
+    const direct = await runCtl(['--root', fx.host.root, '--bus', fx.bus.address, 'status'], fx.host.env);
     expect(direct.code).toBe(3);
     expect(direct.stderr).toMatch(/the daemon is not running .*reading the devices directly/);
     expect(direct.stdout).toContain(`${SEED.spareNic}: bind to vfio-pci`);
@@ -206,14 +143,14 @@ describe('pcie-passthroughd on a private bus and a fake kernel', () => {
 
     await started();
     writeConfig(`[[device]]\naddress = "${SEED.spareNic}"\n\n[[device]]\naddress = "${SEED.gpu}"\n`);
-    const r = await runCtl(['--bus', bus.address, 'reload'], host.env);
+    const r = await runCtl(['--bus', fx.bus.address, 'reload'], fx.host.env);
     expect(r.code).toBe(0);
     expect(driverOf(SEED.gpu)).toBe('vfio-pci');
-    const again = await runCtl(['--bus', bus.address, 'reconcile', '--json'], host.env);
+    const again = await runCtl(['--bus', fx.bus.address, 'reconcile', '--json'], fx.host.env);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout).results).toEqual([]);
     writeConfig(`[[device]]\naddress = 1\n`);
-    const bad = await runCtl(['--bus', bus.address, 'reload'], host.env);
+    const bad = await runCtl(['--bus', fx.bus.address, 'reload'], fx.host.env);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/config\.toml:2:\d+/);
   });

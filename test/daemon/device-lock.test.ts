@@ -4,47 +4,26 @@
  * bounded: it publishes "unbind hung", keeps answering D-Bus, and SIGTERM ends it — all while the lock
  * is still held.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { busctl } from '../dbus/clients.js';
 import { hangingUnbind, SEED } from '../fake/hosts.js';
-import { buildHost, tempTreeDir, type FakeHost } from '../fake/tree.js';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import { devPath, NAME, useDaemonFixture } from '../helpers/daemon-fixture.js';
 
 const kernel = createRequire(import.meta.url)('../fake/kernel.cjs') as { releaseDeviceLock(tree: string, address: string): void };
-const POLICY = join(process.cwd(), 'data/dbus/org.pciepassthroughd.conf');
-const NAME = 'org.pciepassthroughd';
-const GPU_PATH = `/org/pciepassthroughd/devices/pci_${SEED.gpu.replace(/[:.]/g, '_')}`;
+const GPU_PATH = devPath(SEED.gpu);
 
-let host: FakeHost;
-let bus: PrivateBus;
-let daemon: RunningDaemon | null = null;
-
-beforeEach(async () => {
-  host = await buildHost(tempTreeDir(), hangingUnbind());
-  bus = await startPrivateBus({ policyFiles: [POLICY] });
-});
-
-afterEach(async () => {
+const fx = useDaemonFixture({
+  seed: hangingUnbind,
   // The driver's remove() returns at last: every task blocked on the lock finishes.
-  kernel.releaseDeviceLock(host.root, SEED.gpu);
-  await daemon?.stop('SIGKILL');
-  daemon = null;
-  await bus.stop();
-  host.cleanup();
+  beforeStop: (host) => kernel.releaseDeviceLock(host.root, SEED.gpu),
 });
 
-const get = (path: string, iface: string, ...props: string[]) => busctl(bus.address, ['get-property', NAME, path, iface, ...props]);
+const get = (path: string, iface: string, ...props: string[]) => busctl(fx.bus.address, ['get-property', NAME, path, iface, ...props]);
 
 it('while an unbind hangs holding the device lock: D-Bus answers, "unbind hung" is published, SIGTERM ends the daemon', async () => {
-  const d = startDaemon(host, bus.address);
-  daemon = d;
-  await d.waitForLog((l) => l.msg === 'ready');
-  mkdirSync(join(host.root, 'etc/pcie-passthroughd'), { recursive: true });
-  writeFileSync(join(host.root, 'etc/pcie-passthroughd/config.toml'), `[[device]]\naddress = "${SEED.gpu}"\n`);
+  const d = await fx.started();
+  fx.writeConfig(`[[device]]\naddress = "${SEED.gpu}"\n`);
   await d.waitForLog((l) => l.msg.startsWith('reconcile: config change'));
   // The unbind is hanging now (its timeout is 10 s): the daemon still answers.
   const during = await get('/org/pciepassthroughd', 'org.pciepassthroughd.Manager1', 'State');
@@ -58,7 +37,7 @@ it('while an unbind hangs holding the device lock: D-Bus answers, "unbind hung" 
   }
   expect(state).toMatch(/s "failed"\ns ".*hung/);
   // Plan() (a fresh observation) answers too, and so does a second reconcile, lock still held.
-  const plan = await busctl(bus.address, ['call', NAME, '/org/pciepassthroughd', 'org.pciepassthroughd.Manager1', 'Plan']);
+  const plan = await busctl(fx.bus.address, ['call', NAME, '/org/pciepassthroughd', 'org.pciepassthroughd.Manager1', 'Plan']);
   expect(plan.exitCode, plan.stderr).toBe(0);
   expect(await d.stop('SIGTERM')).toBe(0);
 }, 90_000);

@@ -5,31 +5,15 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { busctl } from '../dbus/clients.js';
 import { buildLargeHost } from '../fake/large.js';
-import { tempTreeDir, type FakeHost } from '../fake/tree.js';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import { type RunningDaemon } from '../helpers/daemon.js';
+import { useDaemonFixture } from '../helpers/daemon-fixture.js';
 
-const POLICY = join(process.cwd(), 'data/dbus/org.pciepassthroughd.conf');
 const FLOOD = join(process.cwd(), 'test/helpers/plan-flood.cjs');
 
-let host: FakeHost;
-let bus: PrivateBus;
-let daemon: RunningDaemon | null = null;
-
-beforeEach(async () => {
-  host = await buildLargeHost(tempTreeDir(), 1024);
-  bus = await startPrivateBus({ policyFiles: [POLICY] });
-});
-
-afterEach(async () => {
-  await daemon?.stop('SIGKILL');
-  daemon = null;
-  await bus.stop();
-  host.cleanup();
-});
+const fx = useDaemonFixture({ build: (dir) => buildLargeHost(dir, 1024) });
 
 interface FloodResult {
   answered: number;
@@ -37,7 +21,7 @@ interface FloodResult {
 }
 
 function flood(connections: number, perConnection: number, hangup = false): { done: Promise<FloodResult>; finished: () => boolean } {
-  const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, FLOOD, bus.address, String(connections), String(perConnection), ...(hangup ? ['--hangup'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, FLOOD, fx.bus.address, String(connections), String(perConnection), ...(hangup ? ['--hangup'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let finished = false;
@@ -54,12 +38,11 @@ function flood(connections: number, perConnection: number, hangup = false): { do
 const observations = (d: RunningDaemon): number => d.logs.filter((l) => l.msg.startsWith('plan: observing')).length;
 
 it('300 concurrent Plan() calls as nobody share a few observations; root reads State while they run', async () => {
-  daemon = startDaemon(host, bus.address);
-  await daemon.waitForLog((l) => l.msg === 'ready', 60_000);
+  const daemon = await fx.started([], 60_000);
   const f = flood(150, 2);
   // Root's reads go on during the flood: wait until the daemon is computing for it, then ask.
   await daemon.waitForLog((l) => l.msg.startsWith('plan: observing'), 60_000);
-  const get = await busctl(bus.address, ['get-property', 'org.pciepassthroughd', '/org/pciepassthroughd', 'org.pciepassthroughd.Manager1', 'State']);
+  const get = await busctl(fx.bus.address, ['get-property', 'org.pciepassthroughd', '/org/pciepassthroughd', 'org.pciepassthroughd.Manager1', 'State']);
   expect(get.exitCode, get.stderr).toBe(0);
   expect(get.stdout.trim()).toBe('s "ready"');
   expect(f.finished()).toBe(false);
@@ -71,11 +54,10 @@ it('300 concurrent Plan() calls as nobody share a few observations; root reads S
 }, 120_000);
 
 it('calls from callers that hung up at once cost (nearly) no observations', async () => {
-  daemon = startDaemon(host, bus.address);
-  await daemon.waitForLog((l) => l.msg === 'ready', 60_000);
+  const daemon = await fx.started([], 60_000);
   await flood(100, 4, true).done;
   // The daemon is still answering, and answering everyone.
-  const get = await busctl(bus.address, ['--json=short', 'call', 'org.pciepassthroughd', '/org/pciepassthroughd', 'org.pciepassthroughd.Manager1', 'Plan'], { asNobody: true });
+  const get = await busctl(fx.bus.address, ['--json=short', 'call', 'org.pciepassthroughd', '/org/pciepassthroughd', 'org.pciepassthroughd.Manager1', 'Plan'], { asNobody: true });
   expect(get.exitCode, get.stderr).toBe(0);
   expect(observations(daemon)).toBeLessThan(5);
 }, 120_000);

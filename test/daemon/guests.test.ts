@@ -4,54 +4,22 @@
  * bound, the controller refused with both names, Device1.UsedBy and the guest checks are published, and
  * the journal says it. Dropping the NIC from the guest gives it back at the next reconcile.
  */
-import { mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
 import { busctl } from '../dbus/clients.js';
-import { SEED, seedIntel } from '../fake/hosts.js';
-import { buildHost, tempTreeDir, type FakeHost } from '../fake/tree.js';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import { SEED } from '../fake/hosts.js';
+import { DEVICE, devPath as devicePath, NAME, useDaemonFixture } from '../helpers/daemon-fixture.js';
 import { runCtl } from '../helpers/run.js';
 
-const POLICY = join(process.cwd(), 'data/dbus/org.pciepassthroughd.conf');
-const NAME = 'org.pciepassthroughd';
-const DEVICE = 'org.pciepassthroughd.Device1';
-const devicePath = (a: string) => `/org/pciepassthroughd/devices/pci_${a.replace(/[:.]/g, '_')}`;
-
-let host: FakeHost;
-let bus: PrivateBus;
-let daemon: RunningDaemon | null = null;
+const fx = useDaemonFixture();
+const { driverOf } = fx;
+const get = fx.getProp;
 
 function put(path: string, text: string): void {
-  mkdirSync(join(host.root, path, '..'), { recursive: true });
-  writeFileSync(join(host.root, path), text);
+  mkdirSync(join(fx.host.root, path, '..'), { recursive: true });
+  writeFileSync(join(fx.host.root, path), text);
 }
-const driverOf = (address: string): string | null => {
-  try {
-    return basename(readlinkSync(join(host.deviceDir(address), 'driver')));
-  } catch {
-    return null;
-  }
-};
-
-async function get(path: string, iface: string, prop: string): Promise<unknown> {
-  const r = await busctl(bus.address, ['--json=short', 'get-property', NAME, path, iface, prop]);
-  if (r.exitCode !== 0) throw new Error(`get-property ${prop}: ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { data: unknown }).data;
-}
-
-beforeEach(async () => {
-  host = await buildHost(tempTreeDir(), seedIntel());
-  bus = await startPrivateBus({ policyFiles: [POLICY] });
-});
-
-afterEach(async () => {
-  await daemon?.stop('SIGKILL');
-  daemon = null;
-  await bus.stop();
-  host.cleanup();
-});
 
 const VM_100 = (withNic: boolean) => [
   'boot: order=scsi0',
@@ -70,8 +38,7 @@ it('follow_guests = "onboot": the guest\'s NIC is bound, the root disk controlle
   put('/etc/pcie-passthroughd/config.toml', '[daemon]\nfollow_guests = "onboot"\n');
   put('/etc/pve/.version', '1\n');
   put('/etc/pve/qemu-server/100.conf', VM_100(true));
-  daemon = startDaemon(host, bus.address);
-  await daemon.waitForLog((l) => l.msg === 'ready');
+  const daemon = await fx.started();
 
   expect(driverOf(SEED.spareNic)).toBe('vfio-pci');
   expect(driverOf(SEED.sata)).toBe('ahci');
@@ -92,13 +59,13 @@ it('follow_guests = "onboot": the guest\'s NIC is bound, the root disk controlle
     [`guest pve/100 ${SEED.sata}`, 'fail'],
   ]);
   expect(daemon.logs.some((l) => l.msg.startsWith(`fail: VM 100 (win11, onboot) wants ${SEED.sata}`) && l.msg.includes('used by the host'))).toBe(true);
-  const status = await runCtl(['--root', host.root, '--bus', bus.address, 'status'], host.env);
+  const status = await runCtl(['--root', fx.host.root, '--bus', fx.bus.address, 'status'], fx.host.env);
   expect(status.stdout).toContain(`${SEED.spareNic}: used by VM 100 (win11, onboot)\n`);
   expect(status.stdout).toContain(`fail: VM 100 (win11, onboot) wants ${SEED.sata} (hostpci1, /etc/pve/qemu-server/100.conf:3)`);
 
   // The guest gives the NIC up: level-triggered, the next reconcile returns it and clears UsedBy.
   put('/etc/pve/qemu-server/100.conf', VM_100(false));
-  const r = await busctl(bus.address, ['call', NAME, '/org/pciepassthroughd', 'org.pciepassthroughd.Manager1', 'Reconcile']);
+  const r = await busctl(fx.bus.address, ['call', NAME, '/org/pciepassthroughd', 'org.pciepassthroughd.Manager1', 'Reconcile']);
   expect(r.exitCode, r.stderr).toBe(0);
   expect(driverOf(SEED.spareNic)).toBe('igb');
   expect(await get(devicePath(SEED.spareNic), DEVICE, 'UsedBy')).toEqual([]);
@@ -106,9 +73,8 @@ it('follow_guests = "onboot": the guest\'s NIC is bound, the root disk controlle
 
 it('an unmounted /etc/pve (pmxcfs not up yet) does not block the start; it is reported and nothing is released', async () => {
   put('/etc/pcie-passthroughd/config.toml', '[daemon]\nfollow_guests = "all"\n');
-  mkdirSync(join(host.root, 'etc/pve'), { recursive: true });
-  daemon = startDaemon(host, bus.address);
-  await daemon.waitForLog((l) => l.msg === 'ready');
+  mkdirSync(join(fx.host.root, 'etc/pve'), { recursive: true });
+  await fx.started();
   const checks = (await get('/org/pciepassthroughd', 'org.pciepassthroughd.Manager1', 'Checks')) as [string, string, string][];
   expect(checks.find(([name]) => name === 'guests pve')).toEqual(['guests pve', 'warn', "/etc/pve is empty: pmxcfs is not mounted (yet); its guests' devices are not known now (nothing is released meanwhile)"]);
 }, 60_000);

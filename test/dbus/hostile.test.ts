@@ -4,29 +4,19 @@
  * docs/dbus.md says. A local policy opens everything, so the daemon's own checks are what is tested.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Message, sessionBus, type MessageBus } from 'dbus-next';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { startBusService, PLAN_LIMITS } from '../../src/dbus/index.js';
-import type { BusService, PlanRow } from '../../src/dbus/types.js';
-import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import { PLAN_LIMITS } from '../../src/dbus/index.js';
+import type { PlanRow } from '../../src/dbus/types.js';
+import type { PrivateBus } from '../helpers/private-bus.js';
 import { busctl, gdbusCall } from './clients.js';
-import { state } from './fixtures.js';
+import { startOpenService, type OpenService } from './open-service.js';
 
-const POLICY = fileURLToPath(new URL('../../data/dbus/org.pciepassthroughd.conf', import.meta.url));
-const OPEN_POLICY = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><policy context="mandatory"><allow send_destination="org.pciepassthroughd"/></policy></busconfig>
-`;
 const NAME = 'org.pciepassthroughd';
 const MGR = '/org/pciepassthroughd';
 
+let open: OpenService;
 let bus: PrivateBus;
-let svc: BusService;
-let tmp: string;
 let planCalls = 0;
 let release: () => void = () => {};
 let held: Promise<void> = Promise.resolve();
@@ -34,30 +24,21 @@ const ROWS: PlanRow[] = [['0000:01:00.0', 'bind', 'vfio-pci']];
 const clients: MessageBus[] = [];
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'ppd-hostile-'));
-  const open = join(tmp, 'local-open.conf');
-  writeFileSync(open, OPEN_POLICY);
-  bus = await startPrivateBus({ policyFiles: [POLICY, open] });
-  svc = await startBusService({
-    bus: { address: bus.address },
-    initial: state(),
-    handlers: {
-      plan: async () => {
-        planCalls++;
-        await held;
-        return ROWS;
-      },
-      reconcile: async () => [],
-      reload: async () => {},
+  open = await startOpenService({
+    plan: async () => {
+      planCalls++;
+      await held;
+      return ROWS;
     },
+    reconcile: async () => [],
+    reload: async () => {},
   });
+  bus = open.bus;
 });
 
 afterAll(async () => {
   for (const c of clients) c.disconnect();
-  await svc?.close();
-  await bus?.stop();
-  rmSync(tmp, { recursive: true, force: true });
+  await open?.stop();
 });
 
 beforeEach(() => {

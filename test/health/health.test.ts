@@ -1,20 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { observe } from '../../src/engine.js';
 import { deviceHealth } from '../../src/health/assess.js';
 import { parseIomemFramebuffers } from '../../src/health/iomem.js';
 import type { PciDevice, Snapshot } from '../../src/model.js';
 import { AMD, SEED, amdHost, bootFramebufferOnGpu, deadGpuHost, navi10Host, seedIntel } from '../fake/hosts.js';
-import { buildHost, tempTreeDir, type FakeHost, type HostSpec } from '../fake/tree.js';
+import type { HostSpec } from '../fake/tree.js';
+import { useFakeHosts } from '../helpers/fake-hosts.js';
 
-const hosts: FakeHost[] = [];
-afterEach(() => {
-  for (const host of hosts.splice(0)) host.cleanup();
-});
+const hostOf = useFakeHosts();
 
 async function snapshotOf(spec: HostSpec): Promise<Snapshot> {
-  const host = await buildHost(tempTreeDir(), spec);
-  hosts.push(host);
-  return observe(host.root);
+  return observe((await hostOf(spec)).root);
 }
 
 function device(s: Snapshot, address: string): PciDevice {

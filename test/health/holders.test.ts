@@ -1,30 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deviceFiles, findHolders, vmOfArgv } from '../../src/sysfs/holders.js';
 import { AMD, SEED, amdHost, seedIntel } from '../fake/hosts.js';
-import { addFakeProcess, buildHost, removeFakeProcess, tempTreeDir, type FakeHost, type HostSpec } from '../fake/tree.js';
-import { busctl } from '../dbus/clients.js';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import { addFakeProcess, removeFakeProcess, type HostSpec } from '../fake/tree.js';
+import { DEVICE, devPath, getProperty, useDaemonOnDemand } from '../helpers/daemon-fixture.js';
+import { writeConfig } from '../helpers/fake-hosts.js';
 import { runCtl } from '../helpers/run.js';
 
-const hosts: FakeHost[] = [];
-let bus: PrivateBus | null = null;
-let daemon: RunningDaemon | null = null;
-afterEach(async () => {
-  await daemon?.stop('SIGKILL');
-  daemon = null;
-  await bus?.stop();
-  bus = null;
-  for (const h of hosts.splice(0)) h.cleanup();
-});
-
-async function host(spec: HostSpec): Promise<FakeHost> {
-  const h = await buildHost(tempTreeDir(), spec);
-  hosts.push(h);
-  return h;
-}
+const { host, start } = useDaemonOnDemand();
 
 const QEMU_PVE = ['/usr/bin/kvm', '-id', '100', '-name', 'win10,debug-threads=on', '-device', 'vfio-pci,host=0000:0a:00.0'];
 
@@ -87,15 +71,11 @@ describe('who holds a device (fake /proc/*/fd links)', () => {
     // The GPU was bound by us earlier and is now dropped from config while the VM runs.
     mkdirSync(join(h.root, 'run/pcie-passthroughd'), { recursive: true });
     writeFileSync(join(h.root, 'run/pcie-passthroughd/state.json'), JSON.stringify({ devices: { [AMD.gpu]: { driver: 'vfio-pci', previousDriver: 'amdgpu', since: '2026-01-01T00:00:00.000Z' } } }));
-    mkdirSync(join(h.root, 'etc/pcie-passthroughd'), { recursive: true });
-    writeFileSync(join(h.root, 'etc/pcie-passthroughd/config.toml'), '[daemon]\nimport_modprobe = false\n');
+    writeConfig(h, '[daemon]\nimport_modprobe = false\n');
     writeFileSync(join(h.deviceDir(AMD.gpu), 'enable'), '1\n');
     addFakeProcess(h.root, { pid: 4242, comm: 'kvm', argv: QEMU_PVE, files: ['/dev/vfio/vfio', '/dev/vfio/6'] });
-    bus = await startPrivateBus({ policyFiles: [join(process.cwd(), 'data/dbus/org.pciepassthroughd.conf')] });
-    daemon = startDaemon(h, bus.address);
-    await daemon.waitForLog((l) => l.msg === 'ready');
-    const r = await busctl(bus.address, ['--json=short', 'get-property', 'org.pciepassthroughd', `/org/pciepassthroughd/devices/pci_${AMD.gpu.replace(/[:.]/g, '_')}`, 'org.pciepassthroughd.Device1', 'Reason']);
-    const reason = (JSON.parse(r.stdout) as { data: string }).data;
+    const { bus, daemon } = await start(h);
+    const reason = String(await getProperty(bus.address, devPath(AMD.gpu), DEVICE, 'Reason'));
     expect(reason).toContain('it is released once the VM lets go; held by PID 4242 (kvm, win10) has /dev/vfio/6 open');
     await runCtl(['--bus', bus.address, 'reconcile'], h.env);
     expect(daemon.logs.filter((l) => l.msg === `${AMD.gpu}: held by PID 4242 (kvm, win10) has /dev/vfio/6 open`)).toHaveLength(1);

@@ -1,43 +1,22 @@
 /** Device health as users see it: pcie-passthroughctl list, the journal and D-Bus, on fake kernels. */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { busctl } from '../dbus/clients.js';
+import { describe, expect, it } from 'vitest';
 import { AMD, SEED, bootFramebufferOnGpu, deadGpuHost, navi10Host } from '../fake/hosts.js';
-import { buildHost, tempTreeDir, type FakeHost, type HostSpec } from '../fake/tree.js';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { startPrivateBus, type PrivateBus } from '../helpers/private-bus.js';
+import type { FakeHost, HostSpec } from '../fake/tree.js';
+import { DEVICE, devPath, getProperty, useDaemonOnDemand } from '../helpers/daemon-fixture.js';
+import { writeConfig } from '../helpers/fake-hosts.js';
 import { runCtl } from '../helpers/run.js';
 
-const POLICY = join(process.cwd(), 'data/dbus/org.pciepassthroughd.conf');
-const NAME = 'org.pciepassthroughd';
-const DEVICE = 'org.pciepassthroughd.Device1';
-const devPath = (a: string): string => `/org/pciepassthroughd/devices/pci_${a.replace(/[:.]/g, '_')}`;
-
-const hosts: FakeHost[] = [];
-let bus: PrivateBus | null = null;
-let daemon: RunningDaemon | null = null;
-afterEach(async () => {
-  await daemon?.stop('SIGKILL');
-  daemon = null;
-  await bus?.stop();
-  bus = null;
-  for (const h of hosts.splice(0)) h.cleanup();
-});
+const onDemand = useDaemonOnDemand();
 
 async function host(spec: HostSpec, config: string): Promise<FakeHost> {
-  const h = await buildHost(tempTreeDir(), spec);
-  hosts.push(h);
-  mkdirSync(join(h.root, 'etc/pcie-passthroughd'), { recursive: true });
-  writeFileSync(join(h.root, 'etc/pcie-passthroughd/config.toml'), config);
+  const h = await onDemand.host(spec);
+  writeConfig(h, config);
   return h;
 }
 
-async function getProp(path: string, prop: string): Promise<unknown> {
-  const r = await busctl(bus!.address, ['--json=short', 'get-property', NAME, path, DEVICE, prop], { asNobody: true });
-  if (r.exitCode !== 0) throw new Error(`get-property ${prop}: ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { data: unknown }).data;
-}
+const getProp = (path: string, prop: string): Promise<unknown> => getProperty(onDemand.bus.address, path, DEVICE, prop, true);
 
 interface DeviceJson { address: string; state: string; reason: string; reset: string; resetMethods: string[] | null; health: { name: string; status: string; message: string }[] }
 
@@ -83,9 +62,7 @@ describe('device health from the daemon (journal, D-Bus)', () => {
     const h = await host(deadGpuHost(), `[[device]]\naddress = "${AMD.gpu}"\n`);
     const overrideFile = join(h.deviceDir(AMD.gpu), 'driver_override');
     const before = statSync(overrideFile).mtimeMs;
-    bus = await startPrivateBus({ policyFiles: [POLICY] });
-    daemon = startDaemon(h, bus.address);
-    await daemon.waitForLog((l) => l.msg === 'ready');
+    const { bus, daemon } = await onDemand.start(h);
     expect(await getProp(devPath(AMD.gpu), 'State')).toBe('dead');
     expect(await getProp(devPath(AMD.gpu), 'Health')).toEqual([['config-space', 'fail', expect.stringContaining('needs a power cycle or a bus reset')]]);
     const reconcile = await runCtl(['--bus', bus.address, 'reconcile'], h.env);
@@ -99,9 +76,7 @@ describe('device health from the daemon (journal, D-Bus)', () => {
 
   it('the boot framebuffer and reset warnings are published on D-Bus and logged once', async () => {
     const h = await host(bootFramebufferOnGpu(), `[[device]]\naddress = "${SEED.gpu}"\n`);
-    bus = await startPrivateBus({ policyFiles: [POLICY] });
-    daemon = startDaemon(h, bus.address);
-    await daemon.waitForLog((l) => l.msg === 'ready');
+    const { bus, daemon } = await onDemand.start(h);
     const health = (await getProp(devPath(SEED.gpu), 'Health')) as [string, string, string][];
     expect(health.map(([name, status]) => [name, status])).toEqual([['reset', 'pass'], ['config-space', 'pass'], ['boot-framebuffer', 'warn']]);
     expect(await getProp(devPath(SEED.gpu), 'ResetMethod')).toBe('bus');

@@ -48,12 +48,14 @@ function busConfig(socketPath: string, policyDir: string): string {
 `;
 }
 
-export async function startPrivateBus(opts: { policyFiles?: string[] } = {}): Promise<PrivateBus> {
+/** `policyFiles` are copied into the included directory; `policyTexts` are written there, by file name. */
+export async function startPrivateBus(opts: { policyFiles?: string[]; policyTexts?: Record<string, string> } = {}): Promise<PrivateBus> {
   const dir = mkdtempSync(join(tmpdir(), 'ppd-bus-'));
   chmodSync(dir, 0o755); // mkdtemp makes it 0700: a client dropped to nobody could not reach the socket
   const policyDir = join(dir, 'system.d');
   mkdirSync(policyDir);
   for (const file of opts.policyFiles ?? []) copyFileSync(file, join(policyDir, basename(file)));
+  for (const [name, text] of Object.entries(opts.policyTexts ?? {})) writeFileSync(join(policyDir, name), text);
   const socketPath = join(dir, 'bus.sock');
   const configPath = join(dir, 'bus.conf');
   writeFileSync(configPath, busConfig(socketPath, policyDir));

@@ -1,44 +1,21 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { devicesText } from '../../src/cli/text.js';
 import { deviceViews, groupViews } from '../../src/cli/views.js';
 import { publishedState } from '../../src/daemon/publish.js';
-import { parseConfig } from '../../src/config/index.js';
-import { assess, observe } from '../../src/engine.js';
-import type { OwnedState, Plan, Snapshot, Verdict } from '../../src/model.js';
+import type { OwnedState } from '../../src/model.js';
 import { AMD, amdHost, SEED } from '../fake/hosts.js';
 import { PCH, pchGroup } from '../fake/layouts.js';
-import { buildHost, tempTreeDir, type FakeHost, type HostSpec } from '../fake/tree.js';
+import { assessOn, verdict } from '../helpers/assess.js';
+import { useFakeHosts } from '../helpers/fake-hosts.js';
 
-const hosts: FakeHost[] = [];
-afterEach(() => {
-  for (const host of hosts.splice(0)) host.cleanup();
-});
-
-async function hostOf(spec: HostSpec): Promise<FakeHost> {
-  const host = await buildHost(tempTreeDir(), spec);
-  hosts.push(host);
-  return host;
-}
-
-async function planOn(host: FakeHost, toml: string, owned: OwnedState = { devices: {} }): Promise<{ plan: Plan; snapshot: Snapshot }> {
-  const parsed = parseConfig(toml, '/etc/pcie-passthroughd/config.toml');
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const snapshot = await observe(host.root);
-  return { plan: assess(parsed.config, snapshot, owned).plan, snapshot };
-}
-
-function verdict(p: Plan, address: string): Verdict {
-  const v = p.verdicts.find((x) => x.address === address);
-  if (!v) throw new Error(`no verdict for ${address}`);
-  return v;
-}
+const hostOf = useFakeHosts();
 
 describe('group viability as the kernel judges it', () => {
   it('an LPC bridge on lpc_ich (normal header) makes its group not viable; the `groups` view agrees', async () => {
     const host = await hostOf(pchGroup());
-    const { plan, snapshot } = await planOn(host, `[[device]]\naddress = "${PCH.audio}"\n`);
+    const { plan, snapshot } = await assessOn(host, `[[device]]\naddress = "${PCH.audio}"\n`);
     const v = verdict(plan, PCH.audio);
     expect(v.state).toBe('pending');
     expect(v.groupViable).toBe(false);
@@ -51,13 +28,13 @@ describe('group viability as the kernel judges it', () => {
     const spec = pchGroup();
     spec.devices.find((d) => d.address === SEED.hostBridge)!.group = 1; // shares the GPU's group, unbound
     const host = await hostOf(spec);
-    const { plan } = await planOn(host, `[[device]]\naddress = "${SEED.gpu}"\nfunctions = "all"\n`);
+    const { plan } = await assessOn(host, `[[device]]\naddress = "${SEED.gpu}"\nfunctions = "all"\n`);
     expect(verdict(plan, SEED.gpu)).toMatchObject({ state: 'pending', groupViable: true, groupBlockers: [] });
   });
 
   it('says EINVAL only for PCI-to-PCI bridges; a host or LPC bridge is refused for what it is', async () => {
     const host = await hostOf(pchGroup());
-    const { plan } = await planOn(host, `[[device]]\naddress = "${SEED.gpuRootPort}"\n[[device]]\naddress = "${PCH.lpc}"\n[[device]]\naddress = "${SEED.hostBridge}"\n`);
+    const { plan } = await assessOn(host, `[[device]]\naddress = "${SEED.gpuRootPort}"\n[[device]]\naddress = "${PCH.lpc}"\n[[device]]\naddress = "${SEED.hostBridge}"\n`);
     expect(verdict(plan, SEED.gpuRootPort).reason).toBe('is a PCI-to-PCI bridge (header type 1): vfio-pci refuses it with EINVAL; pass through the devices behind it instead');
     expect(verdict(plan, PCH.lpc).reason).toBe("is the platform's ISA/LPC bridge (class 0601): the host needs it (firmware, SMBus, TPM, timers), so it is never passed through");
     expect(verdict(plan, SEED.hostBridge).reason).toContain("is the platform's host bridge (class 0600)");
@@ -79,7 +56,7 @@ describe('release while a VM holds the group', () => {
     for (const d of spec.devices) if (d.address === AMD.gpu || d.address === AMD.gpuAudio) d.override = 'vfio-pci';
     const host = await hostOf(spec);
     writeFileSync(join(host.deviceDir(AMD.gpu), 'enable'), '1\n');
-    const held = await planOn(host, onlyGpu, owned);
+    const held = await assessOn(host, onlyGpu, owned);
     expect(held.plan.actions).toEqual([]);
     expect(verdict(held.plan, AMD.gpuAudio)).toMatchObject({ state: 'host', managed: false });
     expect(verdict(held.plan, AMD.gpuAudio).reason).toBe(`dropped from config, but ${AMD.gpu} in the same IOMMU group 6 is open by a VM (enable = 1): held on vfio-pci until the VM lets go, then released`);
@@ -95,7 +72,7 @@ describe('release while a VM holds the group', () => {
     expect(published.devices.find((d) => d.Address === AMD.gpuAudio)?.OpenByVm).toBe(false);
 
     writeFileSync(join(host.deviceDir(AMD.gpu), 'enable'), '0\n');
-    const released = await planOn(host, onlyGpu, owned);
+    const released = await assessOn(host, onlyGpu, owned);
     expect(released.plan.actions).toEqual([{ kind: 'release', address: AMD.gpuAudio, from: 'vfio-pci' }]);
   });
 });

@@ -1,28 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/index.js';
-import { assess, observe } from '../../src/engine.js';
-import type { Plan, Verdict } from '../../src/model.js';
+import { describe, expect, it } from 'vitest';
+import type { Plan } from '../../src/model.js';
 import { btrfsRaid1Root, lvmThinOnSecondNvme, SECOND_NVME, withSecondNvme } from '../fake/layouts.js';
-import { buildHost, tempTreeDir, type FakeHost, type HostSpec } from '../fake/tree.js';
+import type { HostSpec } from '../fake/tree.js';
+import { assessOn, verdict } from '../helpers/assess.js';
+import { useFakeHosts } from '../helpers/fake-hosts.js';
 
-const hosts: FakeHost[] = [];
-afterEach(() => {
-  for (const host of hosts.splice(0)) host.cleanup();
-});
-
-async function planFor(spec: HostSpec, toml: string): Promise<Plan> {
-  const host = await buildHost(tempTreeDir(), spec);
-  hosts.push(host);
-  const parsed = parseConfig(toml, '/etc/pcie-passthroughd/config.toml');
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return assess(parsed.config, await observe(host.root), { devices: {} }).plan;
-}
-
-function verdict(p: Plan, address: string): Verdict {
-  const v = p.verdicts.find((x) => x.address === address);
-  if (!v) throw new Error(`no verdict for ${address}`);
-  return v;
-}
+const hostOf = useFakeHosts();
+const planFor = async (spec: HostSpec, toml: string): Promise<Plan> => (await assessOn(await hostOf(spec), toml)).plan;
 
 const secondNvme = `[[device]]\naddress = "${SECOND_NVME.nvme}"\n`;
 

@@ -1,24 +1,18 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/index.js';
-import { assess, observe } from '../../src/engine.js';
+import { describe, expect, it } from 'vitest';
 import type { Check, IommuReport, Plan } from '../../src/model.js';
 import { amdHost, SEED, seedIntel } from '../fake/hosts.js';
-import { buildHost, tempTreeDir, type FakeHost, type HostSpec } from '../fake/tree.js';
+import type { FakeHost, HostSpec } from '../fake/tree.js';
+import { assessOn as assessHost } from '../helpers/assess.js';
+import { useFakeHosts } from '../helpers/fake-hosts.js';
 
-const hosts: FakeHost[] = [];
-afterEach(() => {
-  for (const host of hosts.splice(0)) host.cleanup();
-});
+const hostOf = useFakeHosts();
 
 async function assessOn(spec: HostSpec, toml: string, change: (host: FakeHost) => void = () => {}): Promise<{ plan: Plan; report: IommuReport }> {
-  const host = await buildHost(tempTreeDir(), spec);
-  hosts.push(host);
+  const host = await hostOf(spec);
   change(host);
-  const parsed = parseConfig(toml, '/etc/pcie-passthroughd/config.toml');
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const a = assess(parsed.config, await observe(host.root), { devices: {} });
+  const a = await assessHost(host, toml);
   return { plan: a.plan, report: a.report };
 }
 

@@ -1,33 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/index.js';
-import { assess, observe } from '../../src/engine.js';
-import type { Plan, Verdict } from '../../src/model.js';
+import { describe, expect, it } from 'vitest';
+import type { Plan } from '../../src/model.js';
 import { parseInterfaces } from '../../src/sysfs/netconfig/ifupdown.js';
 import { parseNetworkFile, selectorMatches } from '../../src/sysfs/netconfig/networkd.js';
 import { parseNmConnection } from '../../src/sysfs/netconfig/networkmanager.js';
 import { PROXMOX_INTERFACES, PROXMOX_VMBR0, TWIN_NICS, twinNicsAtBoot } from '../fake/layouts.js';
-import { buildHost, tempTreeDir, type FakeHost } from '../fake/tree.js';
+import { assessOn, verdict } from '../helpers/assess.js';
+import { useFakeHosts } from '../helpers/fake-hosts.js';
 
-const hosts: FakeHost[] = [];
-afterEach(() => {
-  for (const host of hosts.splice(0)) host.cleanup();
-});
+const hostOf = useFakeHosts();
 
 /** Both I210s configured by id, as a user who wants "the second Intel NIC" might write it. */
 const BY_ID = '[[device]]\nid = "8086:1533"\n';
 
 async function planAtBoot(etcFiles: Record<string, string>, toml = BY_ID): Promise<Plan> {
-  const host = await buildHost(tempTreeDir(), twinNicsAtBoot(etcFiles));
-  hosts.push(host);
-  const parsed = parseConfig(toml, '/etc/pcie-passthroughd/config.toml');
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return assess(parsed.config, await observe(host.root), { devices: {} }).plan;
-}
-
-function verdict(p: Plan, address: string): Verdict {
-  const v = p.verdicts.find((x) => x.address === address);
-  if (!v) throw new Error(`no verdict for ${address}`);
-  return v;
+  return (await assessOn(await hostOf(twinNicsAtBoot(etcFiles)), toml)).plan;
 }
 
 const bound = (p: Plan) => p.actions.flatMap((a) => (a.kind === 'bind' ? [a.address] : []));

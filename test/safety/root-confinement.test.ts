@@ -1,19 +1,15 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SEED, seedIntel } from '../fake/hosts.js';
-import { buildHost, tempTreeDir, type FakeHost } from '../fake/tree.js';
+import { useFakeHosts } from '../helpers/fake-hosts.js';
 import { runCtl } from '../helpers/run.js';
 
-const hosts: FakeHost[] = [];
-afterEach(() => {
-  for (const h of hosts.splice(0)) h.cleanup();
-});
+const hostOf = useFakeHosts();
 
 describe('--root confines module loading', () => {
   it('apply --root never runs the modprobe on PATH (the host\'s): it refuses with a clear message and binds nothing', async () => {
-    const host = await buildHost(tempTreeDir(), seedIntel());
-    hosts.push(host);
+    const host = await hostOf(seedIntel());
     mkdirSync(join(host.root, 'etc/pcie-passthroughd'), { recursive: true });
     writeFileSync(join(host.root, 'etc/pcie-passthroughd/config.toml'), `[[device]]\naddress = "${SEED.gpu}"\nfunctions = "all"\n`);
     // A stand-in for the host's modprobe, first on PATH: it records being run.

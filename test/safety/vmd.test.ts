@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkAddress, parseConfig } from '../../src/config/index.js';
 import { devicePath } from '../../src/dbus/names.js';
 import { assess, observe } from '../../src/engine.js';
@@ -8,17 +8,13 @@ import { compareAddresses } from '../../src/model.js';
 import { readInUse } from '../../src/sysfs/inuse.js';
 import { ueventAddress } from '../../src/watch/uevent-parse.js';
 import { VMD, vmdRootNvme } from '../fake/layouts.js';
-import { buildHost, tempTreeDir, type FakeHost } from '../fake/tree.js';
+import { useFakeHosts } from '../helpers/fake-hosts.js';
 
-const hosts: FakeHost[] = [];
-afterEach(() => {
-  for (const host of hosts.splice(0)) host.cleanup();
-});
+const hostOf = useFakeHosts();
 
 describe('Intel VMD: five-digit PCI domains', () => {
   it('the root NVMe in domain 10000 is the host\'s (its mount no longer lands on the VMD controller)', async () => {
-    const host = await buildHost(tempTreeDir(), vmdRootNvme());
-    hosts.push(host);
+    const host = await hostOf(vmdRootNvme());
     expect(existsSync(join(host.root, 'sys/devices/pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:06.0/10000:e1:00.0'))).toBe(true);
     const facts = readInUse(host.root);
     expect(facts.get(VMD.nvme)?.map((f) => f.detail)).toEqual(['nvme0n1p2 mounted on /', 'nvme0n1p1 mounted on /boot/efi', 'swap on nvme0n1p3']);

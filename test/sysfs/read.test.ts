@@ -1,21 +1,12 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PciDevice } from '../../src/model.js';
 import { readPci } from '../../src/sysfs/read.js';
 import { AMD, NOIOMMU, SEED, SHARED, SRIOV, amdHost, noIommu, seedIntel, sharedGroup, sriovHost } from '../fake/hosts.js';
-import { buildHost, tempTreeDir, type FakeHost, type HostSpec } from '../fake/tree.js';
+import { useFakeHosts } from '../helpers/fake-hosts.js';
 
-const hosts: FakeHost[] = [];
-afterEach(() => {
-  for (const host of hosts.splice(0)) host.cleanup();
-});
-
-async function build(spec: HostSpec): Promise<FakeHost> {
-  const host = await buildHost(tempTreeDir(), spec);
-  hosts.push(host);
-  return host;
-}
+const build = useFakeHosts();
 
 function byAddress(devices: PciDevice[], address: string): PciDevice {
   const device = devices.find((d) => d.address === address);
