@@ -128,6 +128,21 @@ describe.each(shells)('pcie-passthroughd-claim under %s', (shell) => {
     expect(readFileSync(t.kmsg, 'utf8')).toContain('xhci_hcd already bound it');
   });
 
+  it('needs no tool a klibc-only initramfs lacks (cut, basename, awk): uptime and the bound host driver are still recorded', () => {
+    // What Debian's initramfs has without busybox (klibc-utils): cat, mkdir, readlink, ... — and the shell's builtins.
+    const klibc = join(t.dir, 'klibc-bin');
+    mkdirSync(klibc);
+    for (const tool of ['cat', 'mkdir', 'readlink']) symlinkSync(execFileSync('/bin/sh', ['-c', `command -v ${tool}`]).toString().trim(), join(klibc, tool));
+    addDevice(t, '0000:01:00.0', { vendor: '0x1234', device: '0x1111' });
+    addDevice(t, '0000:03:00.0', { vendor: '0x1b36', device: '0x000d', cls: '0x0c0330' }, 'xhci_hcd');
+    writeFileSync(t.claims, renderClaims([claim({ address: '0000:01:00.0' }), claim({ vendor: 0x1b36, device: 0x000d })]));
+    const [cmd = '/bin/sh', ...pre] = shell.split(' ');
+    execFileSync(cmd, [...pre, HELPER, '--all', 'boot'], { env: { ...t.env, PATH: klibc } });
+    expect(override(t, '0000:01:00.0')).toBe('vfio-pci\n');
+    expect(readFileSync(join(t.records, '0000:01:00.0'), 'utf8')).toMatch(/\nuptime=[0-9]+\.[0-9]+\n/);
+    expect(readFileSync(join(t.records, '0000:03:00.0'), 'utf8')).toContain('host_driver=xhci_hcd\n');
+  });
+
   it('does nothing without a claims file, and says where it ran inside an initramfs', () => {
     addDevice(t, '0000:01:00.0', { vendor: '0x1234', device: '0x1111' });
     run('--all', 'boot');
