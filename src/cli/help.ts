@@ -66,7 +66,7 @@ Exit: 0; 1 an action failed; 69 daemon not running; 77 not root.`,
   initramfs: {
     usage: 'pcie-passthroughctl initramfs [--update] [--json]',
     text: `Does the initramfs carry the current early claims? (root only to update)
-  --update        run update-initramfs -u -k $(uname -r) now`,
+  --update        run update-initramfs -u -k $(uname -r) now (chrooted into --root DIR if given)`,
   },
   who: {
     usage: 'pcie-passthroughctl who ADDRESS [--json]',

@@ -2,7 +2,6 @@
  * `pcie-passthroughctl initramfs [--update]`: is the running kernel's initramfs older than the early claims
  * it needs, and refresh it on request (never on its own: a rebuild takes a while and touches /boot).
  */
-import { execa } from 'execa';
 import { readOwned } from '../apply/owned.js';
 import { assessClaims } from '../claim/assess.js';
 import { writeClaimsFile } from '../claim/files.js';
@@ -10,6 +9,7 @@ import { refreshCommand } from '../claim/initramfs.js';
 import { loadConfig } from '../config/load.js';
 import { formatConfigError } from '../config/errors.js';
 import { assess, observe } from '../engine.js';
+import { runCommand } from '../setup/apply.js';
 import { EXIT } from './exit.js';
 import type { CliOptions } from './main.js';
 
@@ -32,10 +32,6 @@ export async function refreshInitramfs(opts: CliOptions, out: Print, err: Print)
     else out(`${check.status === 'pass' ? 'pass' : 'WARN'}  ${check.message}`);
     return check.status === 'pass' ? EXIT.ok : EXIT.warning;
   }
-  if (opts.root !== '/') {
-    err(`pcie-passthroughctl: with --root ${opts.root} nothing outside that tree is run; on the host: ${command}`);
-    return EXIT.usage;
-  }
   if (process.getuid?.() !== 0) {
     err('pcie-passthroughctl: initramfs --update rebuilds /boot/initrd.img and needs root (try sudo)');
     return EXIT.noPermission;
@@ -46,11 +42,12 @@ export async function refreshInitramfs(opts: CliOptions, out: Print, err: Print)
   }
   // The hook copies the claims file: make it current first (the daemon does the same after each reconcile).
   await writeClaimsFile(opts.root, claims.text);
-  const [prog = 'update-initramfs', ...args] = command.split(' ');
-  out(`Running ${command} …`);
-  const run = await execa(prog, args, { stdio: 'inherit', reject: false });
-  if (run.exitCode !== 0) {
-    err(`pcie-passthroughctl: ${command} failed (exit ${String(run.exitCode)})`);
+  // Under --root the tool runs chrooted into that system (as setup runs update-grub), or not at all.
+  const argv = command.split(' ');
+  out(`Running ${command}${opts.root === '/' ? '' : ` chrooted into ${opts.root}`} …`);
+  const run = await runCommand(opts.root, { argv, why: 'early claims into the initramfs', effect: null }, (line) => out(line));
+  if (run.outcome !== 'ran') {
+    err(`pcie-passthroughctl: ${command} ${run.outcome === 'failed' ? `failed (${run.detail})` : run.detail}`);
     return EXIT.failure;
   }
   const after = await assessClaims(opts.root, { config: loaded.config, snapshot, verdicts: plan.verdicts, report, owned: owned.state });
