@@ -44,6 +44,8 @@ elif [ -n "$DEB" ]; then vm_image --deb "$DEB" || exit 1; else vm_image || exit 
 t_image=$(( $(date +%s) - t0 ))
 [ "$CHECK_ONLY" = 1 ] || vm_decide_accel
 vm_log "image ready in ${t_image}s: $(basename "$VM_IMAGE"), accel $(vm_accel)"
+# A scenario may boot another initramfs (13: Debian's real one); the next one gets the harness's again.
+VM_IMAGE_INITRD=${VM_INITRD:-}
 # Below this many seconds before VM_DEADLINE no scenario is started (one boot under TCG needs ~1-3 min).
 VM_SCENARIO_MIN_SECONDS=${VM_SCENARIO_MIN_SECONDS:-180}
 
@@ -51,7 +53,7 @@ TIMES=()
 for dir in "$HERE"/scenarios/*/; do
   dir=${dir%/}; name=$(basename "$dir"); num=${name%%-*}
   [ -z "$ONLY" ] || [[ $ONLY == *",$num,"* ]] || [[ $ONLY == *",${num#0},"* ]] || continue
-  unset -f devices drive check; title=$name; VM_REBOOT=0
+  unset -f devices drive check; title=$name; VM_REBOOT=0; VM_INITRD=$VM_IMAGE_INITRD
   # shellcheck source=/dev/null
   . "$dir/host.sh"
   echo "== $name: $title"
